@@ -1,0 +1,74 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+type rec struct {
+	name     string
+	log      *[]string
+	startErr error
+}
+
+func (r rec) Start(context.Context) error { *r.log = append(*r.log, "start "+r.name); return r.startErr }
+func (r rec) Stop() error                 { *r.log = append(*r.log, "stop "+r.name); return nil }
+
+func TestGroupStartsInOrderStopsInReverse(t *testing.T) {
+	var log []string
+	g := NewGroup(slog.New(slog.DiscardHandler))
+	if err := g.Start(context.Background(),
+		Named{"a", rec{"a", &log, nil}}, Named{"b", rec{"b", &log, nil}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	want := "start a,start b,stop b,stop a"
+	if got := strings.Join(log, ","); got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+func TestGroupFailedStartStopsStarted(t *testing.T) {
+	var log []string
+	g := NewGroup(slog.New(slog.DiscardHandler))
+	err := g.Start(context.Background(),
+		Named{"a", rec{"a", &log, nil}}, Named{"b", rec{"b", &log, errors.New("boom")}})
+	if err == nil || !strings.Contains(err.Error(), "start b: boom") {
+		t.Fatalf("err = %v", err)
+	}
+	if got := strings.Join(log, ","); got != "start a,start b,stop a" {
+		t.Errorf("got %s", got)
+	}
+}
+
+func TestLimitedLogsOnceAndCounts(t *testing.T) {
+	var buf bytes.Buffer
+	r := NewReporter(slog.New(slog.NewTextHandler(&buf, nil)), nil).Sub("test")
+	for i := 0; i < 5; i++ {
+		r.Limited("decode", "bad datagram", "i", i)
+	}
+	if n := strings.Count(buf.String(), "bad datagram"); n != 1 {
+		t.Errorf("logged %d lines, want 1", n)
+	}
+	if v := testutil.ToFloat64(r.shared.suppressed.WithLabelValues("hostflow_test_decode")); v != 4 {
+		t.Errorf("suppressed = %v, want 4", v)
+	}
+}
+
+func TestMetricsAreSharedByName(t *testing.T) {
+	r := NewReporter(slog.New(slog.DiscardHandler), nil)
+	a := r.Sub("inlet").CounterVec("packets_total", "help", "listener")
+	b := r.Sub("inlet").CounterVec("packets_total", "help", "listener")
+	a.WithLabelValues("x").Inc()
+	if testutil.ToFloat64(b.WithLabelValues("x")) != 1 {
+		t.Error("second lookup returned a different counter")
+	}
+}

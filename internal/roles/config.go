@@ -1,0 +1,84 @@
+// Package roles wires components into the roles of the hostflow binary
+// (agent, collector, standalone) and owns the top-level configuration file
+// that composes each component's configuration.
+package roles
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/hostflow/hostflow/internal/config"
+)
+
+// Config is the whole configuration file. Every role reads the sections it
+// uses and ignores the others, so one file can serve standalone and split
+// deployments alike.
+type Config struct {
+	Log  LogConfig  `yaml:"log"`
+	HTTP HTTPConfig `yaml:"http"`
+}
+
+// LogConfig selects the log level and format.
+type LogConfig struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is auto (text on a terminal, JSON otherwise), text or json.
+	Format string `yaml:"format"`
+}
+
+// HTTPConfig is the operational HTTP endpoint (/metrics, /healthz, pprof).
+type HTTPConfig struct {
+	// Listen is the address of the metrics/health endpoint; empty disables it.
+	Listen string `yaml:"listen"`
+	// Pprof exposes /debug/pprof on the same endpoint.
+	Pprof bool `yaml:"pprof"`
+}
+
+// Defaults returns the configuration used when no file is given.
+func Defaults() Config {
+	return Config{
+		Log:  LogConfig{Level: "info", Format: "auto"},
+		HTTP: HTTPConfig{Listen: "127.0.0.1:9465"},
+	}
+}
+
+// Load reads a configuration file over the defaults.
+func Load(path string) (Config, error) {
+	cfg := Defaults()
+	if path == "" {
+		return cfg, nil
+	}
+	err := config.Load(path, &cfg)
+	return cfg, err
+}
+
+// Validate checks values that YAML typing alone cannot.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, err := c.Log.SlogLevel(); err != nil {
+		errs = append(errs, config.Errorf("log.level", "%v", err))
+	}
+	switch c.Log.Format {
+	case "auto", "text", "json":
+	default:
+		errs = append(errs, config.Errorf("log.format", "must be auto, text or json, not %q", c.Log.Format))
+	}
+	return errors.Join(errs...)
+}
+
+// SlogLevel parses Level.
+func (l LogConfig) SlogLevel() (slog.Level, error) {
+	switch strings.ToLower(l.Level) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info", "":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("unknown level %q (debug, info, warn, error)", l.Level)
+}
