@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -17,8 +19,11 @@ type rec struct {
 	startErr error
 }
 
-func (r rec) Start(context.Context) error { *r.log = append(*r.log, "start "+r.name); return r.startErr }
-func (r rec) Stop() error                 { *r.log = append(*r.log, "stop "+r.name); return nil }
+func (r rec) Start(context.Context) error {
+	*r.log = append(*r.log, "start "+r.name)
+	return r.startErr
+}
+func (r rec) Stop() error { *r.log = append(*r.log, "stop "+r.name); return nil }
 
 func TestGroupStartsInOrderStopsInReverse(t *testing.T) {
 	var log []string
@@ -70,5 +75,45 @@ func TestMetricsAreSharedByName(t *testing.T) {
 	a.WithLabelValues("x").Inc()
 	if testutil.ToFloat64(b.WithLabelValues("x")) != 1 {
 		t.Error("second lookup returned a different counter")
+	}
+}
+
+func TestOpsMuxServesMetricsAndHealth(t *testing.T) {
+	r := NewReporter(slog.New(slog.DiscardHandler), nil)
+	r.Sub("x").Counter("things_total", "Things.").Add(3)
+	healthy := true
+	r.Sub("x").RegisterHealth("store", func() error {
+		if healthy {
+			return nil
+		}
+		return errors.New("store down")
+	})
+	srv := NewHTTPServer("127.0.0.1:0", OpsMux(r, false))
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	base := "http://" + srv.Addr().String()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "hostflow_x_things_total 3") {
+		t.Errorf("/metrics %d %s", code, body)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Errorf("/healthz healthy = %d", code)
+	}
+	healthy = false
+	if code, body := get("/healthz"); code != 503 || !strings.Contains(body, "store down") {
+		t.Errorf("/healthz unhealthy = %d %s", code, body)
+	}
+	if code, _ := get("/debug/pprof/"); code != 404 {
+		t.Errorf("pprof served without the flag: %d", code)
 	}
 }
