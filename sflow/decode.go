@@ -1,0 +1,193 @@
+package sflow
+
+import (
+	"fmt"
+)
+
+// Decoder decodes sFlow v5 datagrams. The zero value is ready to use. A
+// Decoder holds no state between datagrams and is safe for concurrent use.
+type Decoder struct {
+	// Enterprise is the enterprise number of hostflow's records; 0 means
+	// DefaultEnterprise.
+	Enterprise uint32
+}
+
+func (d *Decoder) enterprise() uint32 {
+	if d.Enterprise == 0 {
+		return DefaultEnterprise
+	}
+	return d.Enterprise
+}
+
+// Decode decodes datagram b into dg, reusing dg's storage. Byte-slice fields
+// of dg point into b.
+//
+// On error (see ErrVersion, ErrTruncated, ErrAddressType) the datagram
+// header and the samples decoded before the bad one stay in dg; the bad
+// sample and everything after it are dropped. Unknown sample and record
+// formats are not errors: they are listed in the Unknown slices.
+func (d *Decoder) Decode(b []byte, dg *Datagram) error {
+	dg.reset()
+	c := newCursor(b)
+	if v := c.u32("version"); v != Version {
+		if err := c.err(); err != nil {
+			return fmt.Errorf("sflow: datagram header: %w", err)
+		}
+		return fmt.Errorf("sflow: version %d: %w", v, ErrVersion)
+	}
+	dg.AgentAddress = c.addr("agent address")
+	dg.SubAgentID = c.u32("sub-agent id")
+	dg.SequenceNumber = c.u32("sequence number")
+	dg.Uptime = c.u32("uptime")
+	n := c.count(8, "sample count")
+	if err := c.err(); err != nil {
+		return fmt.Errorf("sflow: datagram header: %w", err)
+	}
+	ent := d.enterprise()
+	for i := 0; i < n; i++ {
+		format := DataFormat(c.u32("sample format"))
+		body, _ := c.sub(c.u32("sample length"), "sample data")
+		if err := c.err(); err != nil {
+			return fmt.Errorf("sflow: sample %d: %w", i, err)
+		}
+		var err error
+		switch format {
+		case FormatFlowSample, FormatFlowSampleExpanded:
+			s := dg.newFlowSample()
+			if err = decodeFlowSample(&body, s, format == FormatFlowSampleExpanded, ent); err != nil {
+				dg.FlowSamples = dg.FlowSamples[:len(dg.FlowSamples)-1]
+			}
+		case FormatCounterSample, FormatCounterSampleExpanded:
+			s := dg.newCounterSample()
+			if err = decodeCounterSample(&body, s, format == FormatCounterSampleExpanded, ent); err != nil {
+				dg.CounterSamples = dg.CounterSamples[:len(dg.CounterSamples)-1]
+			}
+		default:
+			dg.UnknownSamples = append(dg.UnknownSamples, Unknown{Format: format, Data: b[body.off:body.end:body.end]})
+		}
+		if err != nil {
+			return fmt.Errorf("sflow: sample %d (%s): %w", i, format, err)
+		}
+	}
+	return nil
+}
+
+func (dg *Datagram) reset() {
+	*dg = Datagram{
+		FlowSamples:    dg.FlowSamples[:0],
+		CounterSamples: dg.CounterSamples[:0],
+		UnknownSamples: dg.UnknownSamples[:0],
+	}
+}
+
+// newFlowSample appends a cleared sample, reusing a previous one's storage.
+func (dg *Datagram) newFlowSample() *FlowSample {
+	if n := len(dg.FlowSamples); n < cap(dg.FlowSamples) {
+		dg.FlowSamples = dg.FlowSamples[:n+1]
+		s := &dg.FlowSamples[n]
+		s.reset()
+		return s
+	}
+	dg.FlowSamples = append(dg.FlowSamples, FlowSample{})
+	return &dg.FlowSamples[len(dg.FlowSamples)-1]
+}
+
+func (dg *Datagram) newCounterSample() *CounterSample {
+	if n := len(dg.CounterSamples); n < cap(dg.CounterSamples) {
+		dg.CounterSamples = dg.CounterSamples[:n+1]
+		s := &dg.CounterSamples[n]
+		s.reset()
+		return s
+	}
+	dg.CounterSamples = append(dg.CounterSamples, CounterSample{})
+	return &dg.CounterSamples[len(dg.CounterSamples)-1]
+}
+
+// reset clears s, keeping the capacity of its slices.
+func (s *FlowSample) reset() {
+	unknown := s.Unknown[:0]
+	g := s.Gateway
+	*s = FlowSample{Unknown: unknown}
+	s.Gateway.ASPath, s.Gateway.Communities, s.Gateway.asns = g.ASPath[:0], g.Communities[:0], g.asns[:0]
+}
+
+// reset clears s, keeping the capacity of its slices.
+func (s *CounterSample) reset() {
+	unknown := s.Unknown[:0]
+	a := s.Adapters
+	*s = CounterSample{Unknown: unknown}
+	s.Adapters.Adapters, s.Adapters.macs = a.Adapters[:0], a.macs[:0]
+}
+
+// decodeSourceCompact and decodeIfCompact split a sample's data source and interfaces: compact
+// samples pack class and index into one word (8/24 bits), and an interface's
+// format and value into another (2/30 bits).
+func decodeSourceCompact(v uint32) (typ, index uint32) { return v >> 24, v & 0xFFFFFF }
+
+func decodeIfCompact(v uint32) (format, value uint32) { return v >> 30, v & IfIndexInternal }
+
+func decodeFlowSample(c *cursor, s *FlowSample, expanded bool, ent uint32) error {
+	s.Expanded = expanded
+	s.SequenceNumber = c.u32("sequence number")
+	if expanded {
+		s.SourceType = c.u32("source id type")
+		s.SourceIndex = c.u32("source id index")
+	} else {
+		s.SourceType, s.SourceIndex = decodeSourceCompact(c.u32("source id"))
+	}
+	s.SamplingRate = c.u32("sampling rate")
+	s.SamplePool = c.u32("sample pool")
+	s.Drops = c.u32("drops")
+	if expanded {
+		s.InputFormat = c.u32("input format")
+		s.Input = c.u32("input")
+		s.OutputFormat = c.u32("output format")
+		s.Output = c.u32("output")
+	} else {
+		s.InputFormat, s.Input = decodeIfCompact(c.u32("input"))
+		s.OutputFormat, s.Output = decodeIfCompact(c.u32("output"))
+	}
+	n := c.count(8, "record count")
+	if err := c.err(); err != nil {
+		return err
+	}
+	process := MakeFormat(ent, HostflowFormatProcess)
+	for i := 0; i < n; i++ {
+		format := DataFormat(c.u32("record format"))
+		r, _ := c.sub(c.u32("record length"), "record data")
+		if err := c.err(); err != nil {
+			return fmt.Errorf("record %d: %w", i, err)
+		}
+		if err := decodeFlowRecord(&r, s, format, process); err != nil {
+			return fmt.Errorf("record %d (%s): %w", i, format, err)
+		}
+	}
+	return nil
+}
+
+func decodeCounterSample(c *cursor, s *CounterSample, expanded bool, ent uint32) error {
+	s.Expanded = expanded
+	s.SequenceNumber = c.u32("sequence number")
+	if expanded {
+		s.SourceType = c.u32("source id type")
+		s.SourceIndex = c.u32("source id index")
+	} else {
+		s.SourceType, s.SourceIndex = decodeSourceCompact(c.u32("source id"))
+	}
+	n := c.count(8, "record count")
+	if err := c.err(); err != nil {
+		return err
+	}
+	iface := MakeFormat(ent, HostflowFormatInterface)
+	for i := 0; i < n; i++ {
+		format := DataFormat(c.u32("record format"))
+		r, _ := c.sub(c.u32("record length"), "record data")
+		if err := c.err(); err != nil {
+			return fmt.Errorf("record %d: %w", i, err)
+		}
+		if err := decodeCounterRecord(&r, s, format, iface); err != nil {
+			return fmt.Errorf("record %d (%s): %w", i, format, err)
+		}
+	}
+	return nil
+}
