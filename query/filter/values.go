@@ -63,16 +63,6 @@ func lookupSymbol(ft flow.FilterType, word string) (symbol, bool) {
 	return symbol{}, false
 }
 
-// symbolName is the canonical name of value v, or "" when it has none.
-func symbolName(ft flow.FilterType, v uint64) string {
-	for _, s := range symbols(ft) {
-		if s.value == v {
-			return s.name
-		}
-	}
-	return ""
-}
-
 // Value is one right-hand value of a condition. IP values are prefixes (a
 // single address is a full-length prefix) in the form the user wrote them
 // (IPv4 stays IPv4); they are mapped to IPv6 when rendered to SQL.
