@@ -29,7 +29,10 @@ type Attributes struct {
 }
 
 func (a *Attributes) inherit(p *Attributes) {
-	for _, f := range [...]struct{ dst *string; src string }{
+	for _, f := range [...]struct {
+		dst *string
+		src string
+	}{
 		{&a.Name, p.Name}, {&a.Role, p.Role}, {&a.Site, p.Site}, {&a.Region, p.Region}, {&a.Tenant, p.Tenant},
 	} {
 		if *f.dst == "" {
