@@ -41,13 +41,15 @@ func newCursor(b []byte) cursor { return cursor{b: b, end: len(b)} }
 
 func (c *cursor) left() int { return c.end - c.off }
 
-// sub returns a cursor over the next n bytes and advances past them.
+// sub returns a cursor over the next n bytes (a sample's or record's data)
+// and advances past them and their XDR padding. Missing padding at the very
+// end of the enclosing region is tolerated.
 func (c *cursor) sub(n uint32, what string) (cursor, bool) {
 	if !c.need(uint64(n), what) {
 		return cursor{}, false
 	}
 	s := cursor{b: c.b, off: c.off, end: c.off + int(n)}
-	c.off += int(n)
+	c.fixed(n, what)
 	return s, true
 }
 
@@ -82,15 +84,16 @@ func (c *cursor) u64(what string) uint64 {
 
 func (c *cursor) f32(what string) float32 { return math.Float32frombits(c.u32(what)) }
 
-// fixed returns the next n bytes plus XDR padding, as a sub-slice whose
-// capacity ends with it (appending to it cannot overwrite the datagram).
+// fixed returns the next n bytes, as a sub-slice whose capacity ends with it
+// (appending to it cannot overwrite the datagram), and skips the XDR
+// padding after them. Padding missing at the very end of the region is
+// tolerated, as some exporters count only the string in a record length.
 func (c *cursor) fixed(n uint32, what string) []byte {
-	padded := (uint64(n) + 3) &^ 3
-	if !c.need(padded, what) {
+	if !c.need(uint64(n), what) {
 		return nil
 	}
 	v := c.b[c.off : c.off+int(n) : c.off+int(n)]
-	c.off += int(padded)
+	c.off += min(int(n+3)&^3, c.left())
 	return v
 }
 
