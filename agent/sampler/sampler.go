@@ -73,16 +73,15 @@ type Sampler struct {
 	cfg  Config
 	deps Deps
 
-	fd       int
-	file     *os.File
-	ring     []byte
-	vnet     bool
-	cur      uint32
-	basePkt  uint64
-	haveBase bool
-	pool     uint32
-	drops    atomic.Uint64 // socket + consumer drops, reported in samples
-	sample   Sample
+	fd      int
+	file    *os.File
+	ring    []byte
+	vnet    bool
+	cur     uint32
+	basePkt uint64
+	pool    uint32
+	drops   atomic.Uint64 // socket + consumer drops, reported in samples
+	sample  Sample
 
 	samples, sockDrops, blocks, poolErrs atomic.Uint64
 
@@ -316,7 +315,7 @@ func (s *Sampler) packet(blk []byte, off uint32, h *unix.Tpacket3Hdr) {
 	}
 	frame := h.Len
 	data := blk[mac : mac+snap]
-	n := 0
+	var n int
 	if s.cfg.Link == LinkEthernet && h.Status&unix.TP_STATUS_VLAN_VALID != 0 && len(data) >= 12 {
 		// The NIC stripped the 802.1Q tag into the metadata: put it back
 		// where it was on the wire, as libpcap does.
@@ -324,7 +323,7 @@ func (s *Sampler) packet(blk []byte, off uint32, h *unix.Tpacket3Hdr) {
 		if h.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 && h.Hv1.Vlan_tpid != 0 {
 			tpid = h.Hv1.Vlan_tpid
 		}
-		n = copy(smp.Header[:], data[:12])
+		copy(smp.Header[:], data[:12])
 		binary.BigEndian.PutUint16(smp.Header[12:], tpid)
 		binary.BigEndian.PutUint16(smp.Header[14:], uint16(h.Hv1.Vlan_tci))
 		n = 16 + copy(smp.Header[16:s.cfg.SnapLen], data[12:])

@@ -1,0 +1,84 @@
+package counters
+
+import (
+	"net"
+	"testing"
+
+	"github.com/hostflow/hostflow/agent/internal/nstest"
+	"github.com/hostflow/hostflow/sflow"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+func TestLinksInNamespace(t *testing.T) {
+	nstest.Require(t)
+	a, b := nstest.New(t, "a"), nstest.New(t, "b")
+	nstest.Veth(t, a, "va", []string{"198.18.0.1/24"}, b, "vb", []string{"198.18.0.2/24"})
+	a.MustRun(t, "ip", "link", "set", "va", "alias", "uplink to b")
+	a.MustRun(t, "ip", "tuntap", "add", "dev", "tun9", "mode", "tun")
+	if err := a.Do(func() error {
+		c, err := net.Dial("udp", "198.18.0.2:9")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for i := 0; i < 3; i++ {
+			_, _ = c.Write([]byte("x")) // port 9 answers unreachable: refused writes still left
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	nsh, err := netns.GetFromName(a.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nsh.Close()
+	h, err := netlink.NewHandleAt(nsh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ls := NewLinks(h, "")
+	links, err := ls.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Link{}
+	for _, l := range links {
+		byName[l.Name] = l
+	}
+	cases := []struct {
+		name       string
+		kind       sflow.IfKind
+		sampleable bool
+		ifType     uint32
+	}{
+		{"lo", sflow.IfKindLoopback, false, ifTypeLoopback},
+		{"va", sflow.IfKindVeth, true, ifTypeEthernet},
+		{"tun9", sflow.IfKindTun, false, ifTypeTunnel}, // down: not sampled
+	}
+	for _, c := range cases {
+		l, ok := byName[c.name]
+		if !ok {
+			t.Fatalf("%s not listed: %v", c.name, links)
+		}
+		if l.Kind != c.kind || l.Sampleable() != c.sampleable || ifType(&l) != c.ifType {
+			t.Errorf("%s: kind %v sampleable %v ifType %d, want %v %v %d", c.name, l.Kind, l.Sampleable(), ifType(&l), c.kind, c.sampleable, c.ifType)
+		}
+	}
+	va := byName["va"]
+	if va.Alias != "uplink to b" || !va.OperUp {
+		t.Errorf("va alias %q oper up %v", va.Alias, va.OperUp)
+	}
+	pk, err := ls.Packets(va.Index)
+	if err != nil || pk < 3 {
+		t.Errorf("Packets(va) = %d, %v; want ≥ 3 (3 datagrams sent)", pk, err)
+	}
+	var cs sflow.CounterSample
+	FillInterface(&cs, &va)
+	if cs.Generic.Status != 3 || cs.Generic.OutUcastPkts < 3 || string(cs.PortName) != "va" ||
+		cs.Interface.Kind != sflow.IfKindVeth || string(cs.Interface.Alias) != "uplink to b" || cs.Has&sflow.HasEthernet != 0 {
+		t.Errorf("interface sample %+v", cs)
+	}
+}
