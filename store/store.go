@@ -1,0 +1,216 @@
+// Package store writes flows and counter records to ClickHouse and runs
+// queries on it, over one of two transports with the same SQL:
+//
+//   - embedded: chDB, the ClickHouse engine loaded from libchdb.so in-process
+//     (store/chdb), loaded only when such a store starts;
+//   - server: a ClickHouse server or cluster over the native protocol
+//     (store/server).
+//
+// # Writing (collector side)
+//
+//	st, err := store.New(cfg, store.Dependencies{Reporter: r, Schema: flow.NewSchema()})
+//	err = st.Start(ctx)            // connects, migrates the schema, replays the spool
+//	app := st.NewAppender()        // one per decode worker goroutine
+//	app.AppendBatch(&batch)        // or AppendFlows / AppendInterfaces / AppendHosts
+//	...
+//	app.Close()                    // hands over what it holds
+//	err = st.Stop()                // flushes everything to the store or the spool
+//
+// Appenders encode records straight into Native column buffers (no
+// allocation per flow) and hand full blocks (batch-rows rows) to the writer
+// goroutine through a bounded queue; a background flusher also hands over
+// blocks older than batch-time. The caller never blocks on the store: when
+// the queue is full or the store is down, blocks go to the disk spool, which
+// is replayed oldest first when the store is back (and at start). When the
+// spool is full its oldest blocks are dropped and counted.
+//
+// # Querying (query layer side)
+//
+//	res, err := st.Query(ctx, "SELECT ExporterName, sum(Bytes) AS b FROM flows WHERE TimeReceived > {since:DateTime} GROUP BY 1",
+//	        map[string]string{"since": "2026-01-01 00:00:00"})
+//	// res.Columns: names and ClickHouse types; res.Rows: typed values (see Result).
+//
+// Parameters are bound by the engine ({name:Type}), never interpolated.
+// Table names are the schema package's constants.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hostflow/hostflow/flow"
+	"github.com/hostflow/hostflow/internal/daemon"
+	"github.com/hostflow/hostflow/store/chdb"
+	"github.com/hostflow/hostflow/store/native"
+	"github.com/hostflow/hostflow/store/schema"
+	"github.com/hostflow/hostflow/store/server"
+	"github.com/hostflow/hostflow/store/spool"
+	"github.com/hostflow/hostflow/store/transport"
+)
+
+// Result is a typed query result (see transport.Result).
+type Result = transport.Result
+
+// Dependencies of the store.
+type Dependencies struct {
+	Reporter *daemon.Reporter
+	Schema   *flow.Schema
+}
+
+// Store is the component. Build with New, then Start, then Stop.
+type Store struct {
+	cfg    Config
+	r      *daemon.Reporter
+	schema *schema.Schema
+	m      *metrics
+
+	kinds [nKinds]kind
+
+	tr    transport.Transport
+	spool *spool.Spool
+	ws    writerState
+
+	qmu    sync.RWMutex // guards closed and sends on queue
+	closed bool
+	queue  chan item
+
+	amu       sync.Mutex
+	appenders map[*Appender]struct{}
+
+	stopFlusher chan struct{}
+	wg          sync.WaitGroup
+	writerDone  chan struct{}
+	started     bool
+}
+
+// New checks the configuration and builds an inert store.
+func New(cfg Config, deps Dependencies) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Reporter == nil || deps.Schema == nil {
+		return nil, errors.New("store: Reporter and Schema are required")
+	}
+	sc, err := schema.New(deps.Schema, cfg.schemaOptions())
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg, r: deps.Reporter.Sub("store"), schema: sc, appenders: map[*Appender]struct{}{}}
+	s.kinds = [nKinds]kind{
+		kindFlows:      {table: sc.InsertTable(schema.Flows)},
+		kindInterfaces: {table: sc.InsertTable(schema.InterfaceCounters)},
+		kindHosts:      {table: sc.InsertTable(schema.HostCounters)},
+	}
+	for i := range s.kinds {
+		s.kinds[i].free = make(chan *native.Block, cfg.QueueBlocks+2)
+	}
+	s.m = newMetrics(s.r, s)
+	return s, nil
+}
+
+// Schema returns the store's schema (enabled columns, table names).
+func (s *Store) Schema() *schema.Schema { return s.schema }
+
+// Start connects, migrates the schema (manage-schema), opens the spool and
+// starts the writer, which replays the spool before new blocks.
+func (s *Store) Start(ctx context.Context) error {
+	var err error
+	switch s.cfg.Type {
+	case "embedded":
+		s.tr, err = chdb.NewTransport(chdb.Options{LibPath: s.cfg.LibPath, Path: s.cfg.Path, MaxMemory: int64(s.cfg.MaxMemory)})
+	case "server":
+		s.tr, err = server.New(server.Options{Addresses: s.cfg.Server.Addresses,
+			User: s.cfg.Server.User, Password: s.cfg.password(), DialTimeout: time.Duration(s.cfg.Server.DialTimeout),
+			TLS: server.TLSOptions(s.cfg.Server.TLS)})
+	}
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if s.cfg.ManageSchema {
+		applied, err := s.schema.Migrate(ctx, s.tr)
+		if err != nil {
+			s.tr.Close()
+			return fmt.Errorf("store: %w", err)
+		}
+		for _, st := range applied {
+			s.r.Logger().Info("schema migrated", "statement", firstLine(st))
+		}
+	}
+	if s.spool, err = spool.Open(s.cfg.spoolDir(), int64(s.cfg.Spool.MaxBytes)); err != nil {
+		s.tr.Close()
+		return fmt.Errorf("store: %w", err)
+	}
+	if n := s.spool.Len(); n > 0 {
+		s.r.Logger().Info("replaying spool", "blocks", n, "bytes", s.spool.Bytes(), "dir", s.spool.Dir())
+	}
+	s.queue = make(chan item, s.cfg.QueueBlocks)
+	s.stopFlusher = make(chan struct{})
+	s.writerDone = make(chan struct{})
+	s.r.RegisterHealth("writer", s.health)
+	go s.writer()
+	s.wg.Add(1)
+	go s.flusher()
+	if s.cfg.MaxDiskBytes > 0 {
+		s.wg.Add(1)
+		go s.retention()
+	}
+	s.started = true
+	return nil
+}
+
+// Stop hands over every appender's rows, writes everything queued (or spools
+// it when the store is down) and closes the connections.
+func (s *Store) Stop() error {
+	if !s.started {
+		return nil
+	}
+	s.started = false
+	close(s.stopFlusher)
+	s.wg.Wait()
+	s.amu.Lock()
+	for a := range s.appenders {
+		a.flush(time.Time{})
+	}
+	s.amu.Unlock()
+	s.qmu.Lock()
+	s.closed = true
+	close(s.queue)
+	s.qmu.Unlock()
+	<-s.writerDone
+	return s.tr.Close()
+}
+
+// Query runs a SELECT with bound {name:Type} parameters.
+func (s *Store) Query(ctx context.Context, sql string, params map[string]string) (*Result, error) {
+	if s.tr == nil {
+		return nil, errors.New("store: not started")
+	}
+	start := time.Now()
+	res, err := s.tr.Query(ctx, sql, params)
+	s.m.queryDuration.Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.m.queryErrors.Inc()
+		return nil, fmt.Errorf("store query: %w", err)
+	}
+	return res, nil
+}
+
+// Exec runs a statement without result (maintenance, tests).
+func (s *Store) Exec(ctx context.Context, sql string) error {
+	if s.tr == nil {
+		return errors.New("store: not started")
+	}
+	return s.tr.Exec(ctx, sql)
+}
+
+func firstLine(s string) string {
+	for i := range len(s) {
+		if s[i] == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
