@@ -113,4 +113,6 @@ func TestCompleteKindsAndErrors(t *testing.T) {
 
 type failing struct{ storeValues }
 
-func (failing) Values(context.Context, string, string) ([]string, error) { return nil, errors.New("boom") }
+func (failing) Values(context.Context, string, string) ([]string, error) {
+	return nil, errors.New("boom")
+}

@@ -189,3 +189,15 @@ func parseIP(text string) (Value, bool) {
 	}
 	return Value{Prefix: netip.PrefixFrom(a, a.BitLen())}, true
 }
+
+// SymbolName returns the canonical name of value v of an enumerated filter
+// type (6 → tcp for Proto, 0x0800 → IPv4 for EType), for labels that can be
+// pasted back into a filter.
+func SymbolName(ft flow.FilterType, v uint64) (string, bool) {
+	for _, s := range symbols(ft) {
+		if s.value == v {
+			return s.name, true
+		}
+	}
+	return "", false
+}
