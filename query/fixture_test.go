@@ -1,0 +1,187 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hostflow/hostflow/flow"
+	"github.com/hostflow/hostflow/internal/daemon"
+	"github.com/hostflow/hostflow/store/chdb"
+	"github.com/hostflow/hostflow/store/native"
+	"github.com/hostflow/hostflow/store/schema"
+)
+
+// The fixture: two hours of flows from three hosts and a router, with
+// hostile strings in names, inserted once into a chDB store with rollups.
+// Tests compute their expected answers from fixtureFlows in Go.
+var (
+	fixStart = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	fixEnd   = fixStart.Add(2 * time.Hour)
+	fixNow   = fixEnd.Add(time.Minute)
+)
+
+// hostile strings travel through filters as values; each must come back
+// as a literal match.
+var hostile = []string{
+	`evil'; DROP TABLE flows; --`, `back\slash`, `quote"double`, "tab\tname", `%percent_`, "日本語", `/* c */`,
+	"new\nline", `\'`, `{p1:String}`,
+}
+
+var fixtureFlows = func() []flow.Record {
+	hosts := []string{"web-1", "db-1", "cache-1", ""}
+	procs := append([]string{"nginx", "postgres", "redis", ""}, hostile...)
+	countries := []string{"FR", "DE", "US", "JP"}
+	var out []flow.Record
+	x := uint64(1)
+	rnd := func(n uint64) uint64 { // xorshift: deterministic
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		return x % n
+	}
+	for i := 0; i < 7200; i++ {
+		h := rnd(4)
+		r := flow.Record{
+			TimeReceived:    uint32(fixStart.Unix()) + uint32(i),
+			SamplingRate:    []uint64{1, 100, 1000}[rnd(3)],
+			ExporterAddress: netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + h)}),
+			ExporterName:    fmt.Sprintf("exp-%d", h),
+			HostName:        hosts[h],
+			ProcessName:     procs[rnd(uint64(len(procs)))],
+			InIf:            uint32(1 + rnd(3)),
+			OutIf:           uint32(1 + rnd(3)),
+			InIfSpeed:       1000,
+			OutIfSpeed:      []uint32{0, 10000}[rnd(2)],
+			InIfBoundary:    uint8(rnd(3)),
+			SrcAS:           uint32(64500 + rnd(12)*rnd(3)),
+			DstAS:           uint32(64500 + rnd(8)),
+			SrcCountry:      countries[rnd(4)],
+			DstCountry:      countries[rnd(4)],
+			EType:           0x0800,
+			Proto:           []uint8{6, 17, 1}[rnd(3)],
+			SrcPort:         uint16(rnd(3) * 443),
+			DstPort:         uint16(1024 + rnd(5)),
+			FlowDirection:   uint8(1 + rnd(2)),
+			Bytes:           64 + rnd(1400),
+			Packets:         1 + rnd(3),
+		}
+		r.InIfName, r.OutIfName = fmt.Sprintf("eth%d", r.InIf), fmt.Sprintf("eth%d", r.OutIf)
+		if rnd(2) == 0 {
+			r.SrcAddr = netip.AddrFrom4([4]byte{10, 0, byte(rnd(4)), byte(rnd(8))})
+			r.DstAddr = netip.MustParseAddr(fmt.Sprintf("2001:db8::%x", rnd(16)))
+		} else {
+			r.SrcAddr = netip.MustParseAddr(fmt.Sprintf("2001:db8:1::%x", rnd(16)))
+			r.DstAddr = netip.AddrFrom4([4]byte{198, 51, 100, byte(rnd(8))})
+			r.EType = 0x86dd
+		}
+		out = append(out, r)
+	}
+	return out
+}()
+
+// Host and interface counters: every 20 s, growing steadily, with one
+// counter reset half-way (an agent restart) that deltas must ignore.
+var fixtureHostCounters, fixtureIfCounters = func() ([]flow.HostCounters, []flow.InterfaceCounters) {
+	var hc []flow.HostCounters
+	var ic []flow.InterfaceCounters
+	for i := uint32(0); i < 360; i++ {
+		k := i
+		if i >= 180 {
+			k = i - 180 // restart
+		}
+		for h, name := range []string{"web-1", "db-1", "cache-1"} {
+			addr := netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + h)})
+			t := uint32(fixStart.Unix()) + 20*i
+			hc = append(hc, flow.HostCounters{TimeReceived: t, ExporterAddress: addr, HostName: name,
+				LoadOne: float32(h) + 0.5, CPUNum: 4, CPUUserMs: 100 * k, CPUIdleMs: 300 * k,
+				MemTotal: 8 << 30, MemFree: 1 << 30, MemCached: 2 << 30, MemBuffers: 1 << 29,
+				DiskPartMaxUsed: 4250, UptimeSeconds: 20 * k, TCPRetransSegs: 2 * k, TCPOutSegs: 100 * k,
+				NetErrsIn: k, NetDropsIn: 3 * k})
+			ic = append(ic, flow.InterfaceCounters{TimeReceived: t, ExporterAddress: addr, IfIndex: 2,
+				IfName: "eth0", IfKind: "physical", IfSpeed: 1e9, InOctets: 1250000 * uint64(k),
+				OutOctets: 2500000 * uint64(k), InErrors: uint64(k / 10)})
+		}
+	}
+	return hc, ic
+}()
+
+var shared struct {
+	builder *Builder
+	tr      *chdb.Transport
+	err     error
+	dir     string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.tr != nil {
+		shared.tr.Close()
+	}
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}
+
+// store opens (once per test binary: chDB serves one path per process) a
+// chDB store holding the fixture, and returns a builder over it.
+func store(t testing.TB) *Builder {
+	t.Helper()
+	if _, err := chdb.ResolvePath(""); err != nil {
+		t.Skipf("libchdb not installed (run scripts/setup.sh test): %v", err)
+	}
+	if shared.builder == nil && shared.err == nil {
+		shared.builder, shared.err = openFixture()
+	}
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.builder
+}
+
+func openFixture() (*Builder, error) {
+	dir, err := os.MkdirTemp("", "hostflow-query-test-")
+	if err != nil {
+		return nil, err
+	}
+	shared.dir = dir
+	tr, err := chdb.NewTransport(chdb.Options{Path: filepath.Join(dir, "store"), MaxMemory: 2 << 30})
+	if err != nil {
+		return nil, err
+	}
+	shared.tr = tr
+	fs := flow.NewSchema()
+	ss, err := schema.New(fs, schema.Options{Database: "qtest", Rollups: true})
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	if _, err := ss.Migrate(ctx, tr); err != nil {
+		return nil, err
+	}
+	if err := insert(ctx, tr, ss.InsertTable(schema.Flows), ss.FlowFields(), fixtureFlows); err != nil {
+		return nil, err
+	}
+	if err := insert(ctx, tr, ss.InsertTable(schema.HostCounters), schema.HostFields(), fixtureHostCounters); err != nil {
+		return nil, err
+	}
+	if err := insert(ctx, tr, ss.InsertTable(schema.InterfaceCounters), schema.InterfaceFields(), fixtureIfCounters); err != nil {
+		return nil, err
+	}
+	return New(DefaultConfig(), Dependencies{Flow: fs, Store: ss, Querier: tr,
+		Reporter: daemon.NewReporter(daemon.NewLogger(os.Stderr, 0, false), nil),
+		Now:      func() time.Time { return fixNow }})
+}
+
+func insert[T any](ctx context.Context, tr *chdb.Transport, table string, fields []native.Field[T], rows []T) error {
+	enc := native.NewEncoder(fields)
+	for i := range rows {
+		enc.Append(&rows[i])
+	}
+	return tr.Insert(ctx, table, enc.Block())
+}
