@@ -97,7 +97,9 @@ func expectSeries(pred func(*rec) bool, dims []func(*rec) string, value func(*re
 	return out
 }
 
-func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Max(math.Abs(a), math.Abs(b))) }
+func near(a, b float64) bool {
+	return math.Abs(a-b) <= 1e-9*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))
+}
 
 func compareSeries(t *testing.T, what string, got, want []Series) {
 	t.Helper()
