@@ -99,7 +99,7 @@ func (b *Builder) hostPlans(req HostsRequest) ([]*plan, error) {
 	rate := "Bytes * SamplingRate * 8"
 	peer := "if(FlowDirection = 2, DstAddr, SrcAddr)"
 	mk := func(kind string, start time.Time, cols []*flow.Column, body func(p *filter.Params, from, where string) string) *plan {
-		table, _ := b.chooseTable(start, req.End.Sub(req.Start), append(cols, f.Columns()...))
+		table, _ := b.chooseTable(start, rangeStep(start, req.End), append(cols, f.Columns()...))
 		p := filter.NewParams("")
 		where := timeFilter(p, start, req.End) + " AND " + f.SQL(p) + " AND HostName != ''"
 		if req.Host != "" {
@@ -288,4 +288,15 @@ func (b *Builder) hostInterfaces(ctx context.Context, req HostsRequest, hosts []
 		}
 	}
 	return nil
+}
+
+// rangeStep is the coarsest rollup resolution on which both ends of a range
+// fall, so that a rollup table answers for exactly that range.
+func rangeStep(start, end time.Time) time.Duration {
+	for _, d := range []time.Duration{time.Hour, 5 * time.Minute, time.Minute} {
+		if alignDown(start, d).Equal(start) && alignDown(end, d).Equal(end) {
+			return d
+		}
+	}
+	return time.Second
 }
