@@ -225,7 +225,6 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-
 func BenchmarkAddFlow(b *testing.B) {
 	r := daemon.NewReporter(slog.New(slog.DiscardHandler), nil)
 	cfg := DefaultConfig()

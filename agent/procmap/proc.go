@@ -2,6 +2,7 @@ package procmap
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,14 +10,16 @@ import (
 	"time"
 )
 
-// Process is the owner of a socket.
+// Process is the owner of a socket. Strings are byte slices, built once
+// per process and shared by every sample that refers to it, so encoding a
+// sample does not allocate.
 type Process struct {
 	PID       uint32
-	Comm      string
-	Exe       string // basename of the executable
-	Cgroup    string // cgroup v2 path (or the systemd v1 hierarchy's)
-	Unit      string // systemd unit from the cgroup path (*.service, *.scope)
-	Container string // container ID from the cgroup path
+	Comm      []byte
+	Exe       []byte // basename of the executable
+	Cgroup    []byte // cgroup v2 path (or the systemd v1 hierarchy's)
+	Unit      []byte // systemd unit from the cgroup path (*.service, *.scope)
+	Container []byte // container ID from the cgroup path
 }
 
 // inodeScanner maps socket inodes to pids by reading /proc/<pid>/fd links.
@@ -130,14 +133,13 @@ func readProcess(proc string, pid uint32) (*Process, bool) {
 	if err != nil {
 		return nil, false
 	}
-	p := &Process{PID: pid, Comm: strings.TrimSpace(string(comm))}
+	p := &Process{PID: pid, Comm: bytes.TrimSpace(comm)}
 	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
-		p.Exe = filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
+		p.Exe = []byte(filepath.Base(strings.TrimSuffix(exe, " (deleted)")))
 	}
 	if cg, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
-		p.Cgroup = cgroupPath(string(cg))
-		p.Unit = unitOf(p.Cgroup)
-		p.Container = containerOf(p.Cgroup)
+		path := cgroupPath(string(cg))
+		p.Cgroup, p.Unit, p.Container = []byte(path), []byte(unitOf(path)), []byte(containerOf(path))
 	}
 	return p, true
 }
@@ -211,10 +213,11 @@ type users struct {
 	path    string
 	mtime   time.Time
 	checked time.Time
-	names   map[uint32]string
+	names   map[uint32][]byte
 }
 
-func (u *users) name(uid uint32) string {
+// name returns the user name of uid, or the uid in decimal.
+func (u *users) name(uid uint32) []byte {
 	now := time.Now()
 	if now.Sub(u.checked) > 30*time.Second || u.names == nil {
 		u.checked = now
@@ -226,11 +229,20 @@ func (u *users) name(uid uint32) string {
 	if n, ok := u.names[uid]; ok {
 		return n
 	}
-	return strconv.FormatUint(uint64(uid), 10)
+	if len(u.names) < maxUsers {
+		// Remember unknown uids too, so the answer is shared, not rebuilt.
+		n := []byte(strconv.FormatUint(uint64(uid), 10))
+		u.names[uid] = n
+		return n
+	}
+	return nil
 }
 
+// maxUsers bounds the uid → name map.
+const maxUsers = 1 << 16
+
 func (u *users) load() {
-	u.names = map[uint32]string{}
+	u.names = map[uint32][]byte{}
 	f, err := os.Open(u.path)
 	if err != nil {
 		return
@@ -244,7 +256,7 @@ func (u *users) load() {
 		}
 		if uid, err := strconv.ParseUint(fs[2], 10, 32); err == nil {
 			if _, dup := u.names[uint32(uid)]; !dup {
-				u.names[uint32(uid)] = fs[0]
+				u.names[uint32(uid)] = []byte(fs[0])
 			}
 		}
 	}

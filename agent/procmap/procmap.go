@@ -74,7 +74,7 @@ type Result struct {
 	// Socket is true when a local socket matched.
 	Socket     bool
 	UID        uint32
-	User       string
+	User       []byte   // user name, or the uid in decimal
 	Process    *Process // nil when the socket's owner was not found
 	HasTCPInfo bool
 	TCPInfo    TCPInfo

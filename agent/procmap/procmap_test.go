@@ -47,7 +47,7 @@ func TestUsers(t *testing.T) {
 	}
 	u := users{path: path}
 	for uid, want := range map[uint32]string{0: "root", 1000: "alice", 4242: "4242"} {
-		if got := u.name(uid); got != want {
+		if got := string(u.name(uid)); got != want {
 			t.Errorf("uid %d: got %q, want %q", uid, got, want)
 		}
 	}
@@ -150,7 +150,7 @@ func checkSelf(t *testing.T, what string, res *Result) {
 	if !res.Socket || res.Process == nil {
 		t.Fatalf("%s: socket %v process %v", what, res.Socket, res.Process)
 	}
-	if res.Process.PID != uint32(os.Getpid()) || res.Process.Comm != selfComm(t) || res.UID != uint32(os.Getuid()) {
+	if res.Process.PID != uint32(os.Getpid()) || string(res.Process.Comm) != selfComm(t) || res.UID != uint32(os.Getuid()) {
 		t.Errorf("%s: got pid %d comm %q uid %d, want %d %q %d", what, res.Process.PID, res.Process.Comm, res.UID,
 			os.Getpid(), selfComm(t), os.Getuid())
 	}
