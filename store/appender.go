@@ -25,6 +25,7 @@ type kind struct {
 type item struct {
 	kind  int
 	block *native.Block
+	done  chan struct{} // Sync marker: closed by the writer when reached, no block
 }
 
 // Appender encodes records into its own blocks. Use one per goroutine: its

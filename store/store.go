@@ -183,6 +183,37 @@ func (s *Store) Stop() error {
 	return s.tr.Close()
 }
 
+// Sync hands over every appender's rows and waits until the writer has
+// inserted or spooled everything handed over before the call. For tests,
+// imports and orderly hand-offs; collectors do not need it.
+func (s *Store) Sync(ctx context.Context) error {
+	s.amu.Lock()
+	for a := range s.appenders {
+		a.flush(time.Time{})
+	}
+	s.amu.Unlock()
+	done := make(chan struct{})
+	s.qmu.RLock()
+	if s.closed {
+		s.qmu.RUnlock()
+		return errors.New("store: stopped")
+	}
+	// A blocking send: Sync waits behind the queued blocks by design.
+	select {
+	case s.queue <- item{done: done}:
+	case <-ctx.Done():
+		s.qmu.RUnlock()
+		return ctx.Err()
+	}
+	s.qmu.RUnlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Query runs a SELECT with bound {name:Type} parameters.
 func (s *Store) Query(ctx context.Context, sql string, params map[string]string) (*Result, error) {
 	if s.tr == nil {

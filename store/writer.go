@@ -53,6 +53,10 @@ func (s *Store) writer() {
 			if !ok {
 				return
 			}
+			if it.done != nil {
+				close(it.done)
+				continue
+			}
 			s.write(it)
 		case <-tick.C:
 			s.replay(false)

@@ -72,7 +72,11 @@ func (s *Schema) Migrate(ctx context.Context, ex Executor) ([]string, error) {
 			}
 			continue
 		}
-		for _, sql := range s.alterTable(t, old, tables[t.Name]) {
+		var dist *existingTable
+		if s.opts.Cluster != "" {
+			dist = tables[t.Name]
+		}
+		for _, sql := range s.alterTable(t, old, dist) {
 			if err := run(sql); err != nil {
 				return applied, err
 			}
