@@ -2,6 +2,7 @@ package packet
 
 import (
 	"errors"
+	"path/filepath"
 	"testing"
 )
 
@@ -10,6 +11,12 @@ import (
 func FuzzParse(f *testing.F) {
 	for _, tc := range parseCases() {
 		f.Add(append([]byte{byte(tc.link)}, tc.data...))
+	}
+	for _, name := range captures {
+		link, pkts := readPcap(f, filepath.Join("testdata", name))
+		for _, p := range pkts {
+			f.Add(append([]byte{byte(link)}, p...))
+		}
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if len(in) == 0 {

@@ -1,0 +1,262 @@
+package packet
+
+import (
+	"bytes"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// The captures are real traffic recorded by testdata/capture.sh.
+var captures = []string{"eth.pcap", "raw.pcap"}
+
+// readPcap reads a classic pcap file (the format tcpdump -w writes).
+func readPcap(t testing.TB, path string) (LinkType, [][]byte) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 24 {
+		t.Fatalf("%s: short pcap header", path)
+	}
+	var bo binary.ByteOrder = binary.LittleEndian
+	switch binary.LittleEndian.Uint32(b) {
+	case 0xa1b2c3d4, 0xa1b23c4d:
+	case 0xd4c3b2a1, 0x4d3cb2a1:
+		bo = binary.BigEndian
+	default:
+		t.Fatalf("%s: not a pcap file", path)
+	}
+	var link LinkType
+	switch lt := bo.Uint32(b[20:]); lt {
+	case 1:
+		link = LinkEthernet
+	case 101:
+		link = LinkIP
+	case 228:
+		link = LinkIPv4
+	case 229:
+		link = LinkIPv6
+	default:
+		t.Fatalf("%s: link type %d", path, lt)
+	}
+	var pkts [][]byte
+	for off := 24; off < len(b); {
+		if len(b) < off+16 {
+			t.Fatalf("%s: short record header at %d", path, off)
+		}
+		n := int(bo.Uint32(b[off+8:]))
+		off += 16
+		if len(b) < off+n {
+			t.Fatalf("%s: short record at %d", path, off)
+		}
+		pkts = append(pkts, b[off:off+n])
+		off += n
+	}
+	return link, pkts
+}
+
+// describe prints the non-zero fields of h, one "Name=value" each.
+func describe(h *Header, err error) string {
+	var sb strings.Builder
+	v := reflect.ValueOf(*h)
+	for i := range v.NumField() {
+		f := v.Field(i)
+		if f.IsZero() {
+			continue
+		}
+		name := v.Type().Field(i).Name
+		switch name {
+		case "Layers":
+			fmt.Fprintf(&sb, " %s=%#x", name, f.Uint())
+		case "DstMAC", "SrcMAC":
+			fmt.Fprintf(&sb, " %s=%s", name, macString(f.Uint()))
+		case "EType", "TCPFlags", "TOS", "FlowLabel":
+			fmt.Fprintf(&sb, " %s=%#x", name, f.Interface())
+		default:
+			fmt.Fprintf(&sb, " %s=%v", name, f.Interface())
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(&sb, " err=%q", err)
+	}
+	return strings.TrimSpace(sb.String())
+}
+
+func macString(m uint64) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], m)
+	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", b[2], b[3], b[4], b[5], b[6], b[7])
+}
+
+func TestParseCaptures(t *testing.T) {
+	for _, name := range captures {
+		t.Run(name, func(t *testing.T) {
+			link, pkts := readPcap(t, filepath.Join("testdata", name))
+			var got bytes.Buffer
+			var h Header
+			for i, p := range pkts {
+				err := Parse(link, p, &h)
+				if err != nil {
+					t.Errorf("frame %d: %v", i+1, err)
+				}
+				fmt.Fprintf(&got, "%d %s\n", i+1, describe(&h, err))
+			}
+			golden := filepath.Join("testdata", strings.TrimSuffix(name, ".pcap")+".golden")
+			if *update {
+				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if diff := cmp.Diff(got.String(), string(want)); diff != "" {
+				t.Errorf("%s (-got +want):\n%s", golden, diff)
+			}
+		})
+	}
+}
+
+// tsharkFields are the Wireshark fields the cross-check reads, in order.
+var tsharkFields = []string{
+	"eth.src", "eth.dst", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
+	"ip.ttl", "ipv6.hlim", "ip.dsfield", "ipv6.tclass", "ip.len", "ipv6.plen", "ipv6.flow",
+	"ip.id", "ip.frag_offset", "ip.flags.mf", "ip.flags.df",
+	"ipv6.fraghdr.ident", "ipv6.fraghdr.offset", "ipv6.fraghdr.more",
+	"ip.proto", "ipv6.nxt", "ipv6.fraghdr.nxt",
+	"tcp.srcport", "tcp.dstport", "tcp.flags", "udp.srcport", "udp.dstport",
+	"icmp.type", "icmp.code", "icmpv6.type", "icmpv6.code",
+}
+
+// TestParseCapturesAgainstTshark checks every capture against Wireshark's
+// dissectors, field by field.
+func TestParseCapturesAgainstTshark(t *testing.T) {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark not installed (scripts/setup.sh test installs it)")
+	}
+	for _, name := range captures {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join("testdata", name)
+			link, pkts := readPcap(t, path)
+			args := []string{"-n", "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE",
+				"-r", path, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=f"}
+			for _, f := range tsharkFields {
+				args = append(args, "-e", f)
+			}
+			cmd := exec.Command("tshark", args...)
+			cmd.Stderr = nil
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("tshark: %v", err)
+			}
+			lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+			if len(lines) != len(pkts) {
+				t.Fatalf("tshark printed %d lines for %d frames", len(lines), len(pkts))
+			}
+			var h Header
+			for i, line := range lines {
+				vals := strings.Split(line, "\t")
+				ws := map[string]string{}
+				for j, f := range tsharkFields {
+					if j < len(vals) {
+						ws[f] = vals[j]
+					}
+				}
+				_ = Parse(link, pkts[i], &h)
+				for field, pair := range tsharkView(&h, ws) {
+					if pair[0] != pair[1] {
+						t.Errorf("frame %d %s: got %s, tshark %s", i+1, field, pair[0], pair[1])
+					}
+				}
+			}
+		})
+	}
+}
+
+// tsharkView pairs each of h's fields with the value tshark reports for it,
+// both as strings in the same notation.
+func tsharkView(h *Header, ws map[string]string) map[string][2]string {
+	num := func(s string) string {
+		if s == "" {
+			return "0"
+		}
+		if s == "True" {
+			return "1"
+		}
+		if s == "False" {
+			return "0"
+		}
+		v, err := strconv.ParseUint(s, 0, 64)
+		if err != nil {
+			return "bad:" + s
+		}
+		return strconv.FormatUint(v, 10)
+	}
+	first := func(keys ...string) string {
+		for _, k := range keys {
+			if ws[k] != "" {
+				return ws[k]
+			}
+		}
+		return ""
+	}
+	addr := func(a netip.Addr) string {
+		if !a.IsValid() {
+			return ""
+		}
+		return a.String()
+	}
+	mac := func(m uint64) string {
+		if h.Layers&LayerEthernet == 0 {
+			return ""
+		}
+		return macString(m)
+	}
+	b := func(v bool) string {
+		if v {
+			return "1"
+		}
+		return "0"
+	}
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	ipLen := num(ws["ip.len"])
+	if pl := ws["ipv6.plen"]; pl != "" {
+		v, _ := strconv.ParseUint(pl, 0, 32)
+		ipLen = u(v + 40)
+	}
+	return map[string][2]string{
+		"SrcMAC":        {mac(h.SrcMAC), ws["eth.src"]},
+		"DstMAC":        {mac(h.DstMAC), ws["eth.dst"]},
+		"SrcAddr":       {addr(h.SrcAddr), first("ip.src", "ipv6.src")},
+		"DstAddr":       {addr(h.DstAddr), first("ip.dst", "ipv6.dst")},
+		"TTL":           {u(uint64(h.TTL)), num(first("ip.ttl", "ipv6.hlim"))},
+		"TOS":           {u(uint64(h.TOS)), num(first("ip.dsfield", "ipv6.tclass"))},
+		"IPLength":      {u(uint64(h.IPLength)), ipLen},
+		"FlowLabel":     {u(uint64(h.FlowLabel)), num(ws["ipv6.flow"])},
+		"FragID":        {u(uint64(h.FragID)), num(first("ip.id", "ipv6.fraghdr.ident"))},
+		"FragOffset":    {u(uint64(h.FragOffset)), num(first("ip.frag_offset", "ipv6.fraghdr.offset"))},
+		"MoreFragments": {b(h.MoreFragments), num(first("ip.flags.mf", "ipv6.fraghdr.more"))},
+		"DontFragment":  {b(h.DontFragment), num(ws["ip.flags.df"])},
+		"Proto":         {u(uint64(h.Proto)), num(first("ip.proto", "ipv6.fraghdr.nxt", "ipv6.nxt"))},
+		"SrcPort":       {u(uint64(h.SrcPort)), num(first("tcp.srcport", "udp.srcport"))},
+		"DstPort":       {u(uint64(h.DstPort)), num(first("tcp.dstport", "udp.dstport"))},
+		"TCPFlags":      {u(uint64(h.TCPFlags)), num(ws["tcp.flags"])},
+		"ICMPType":      {u(uint64(h.ICMPType)), num(first("icmp.type", "icmpv6.type"))},
+		"ICMPCode":      {u(uint64(h.ICMPCode)), num(first("icmp.code", "icmpv6.code"))},
+	}
+}
