@@ -248,7 +248,7 @@ func TestDataFormat(t *testing.T) {
 	if f.Enterprise() != DefaultEnterprise || f.Format() != 1 || f.String() != "1048575:1" {
 		t.Errorf("MakeFormat(%d, 1) = %#x: %d:%d %q", DefaultEnterprise, uint32(f), f.Enterprise(), f.Format(), f)
 	}
-	if a := netip.MustParseAddr("::ffff:192.0.2.1"); DatagramHeaderLen(a) != 28 {
-		t.Errorf("an IPv4-mapped agent is sent as IPv4: header %d bytes, want 28", DatagramHeaderLen(a))
+	if a := netip.MustParseAddr("::ffff:192.0.2.1"); DatagramHeaderLen(a) != 40 {
+		t.Errorf("an IPv4-mapped agent is sent as IPv6: header %d bytes, want 40", DatagramHeaderLen(a))
 	}
 }

@@ -65,10 +65,11 @@ func (e *Encoder) AppendDatagram(b []byte, dg *Datagram) ([]byte, error) {
 }
 
 // DatagramHeaderLen is the length of a datagram header for an agent
-// address: 28 bytes for IPv4, 40 for IPv6, 24 for an unknown address.
+// address: 28 bytes for IPv4, 40 for IPv6 (including IPv4-mapped), 24 for
+// an unknown address.
 func DatagramHeaderLen(agent netip.Addr) int {
 	switch {
-	case agent.Is4() || agent.Is4In6():
+	case agent.Is4():
 		return 28
 	case agent.Is6():
 		return 40
@@ -77,7 +78,8 @@ func DatagramHeaderLen(agent netip.Addr) int {
 }
 
 // AppendDatagramHeader appends a datagram header announcing numSamples
-// samples. An IPv4-mapped IPv6 agent address is written as IPv4.
+// samples. Addresses are written as given: an IPv4-mapped IPv6 address is
+// sent as IPv6 (Unmap it to send IPv4; Packer does).
 func AppendDatagramHeader(b []byte, agent netip.Addr, subAgent, seq, uptime, numSamples uint32) []byte {
 	b = appendU32(b, Version)
 	b = appendAddr(b, agent)
@@ -602,11 +604,11 @@ func appendMAC(b []byte, m MAC) []byte {
 }
 
 // appendAddr appends an sFlow address: type 0 for the zero Addr, 1 for
-// IPv4 (and IPv4-mapped IPv6), 2 for IPv6.
+// IPv4, 2 for IPv6.
 func appendAddr(b []byte, a netip.Addr) []byte {
 	switch {
-	case a.Is4() || a.Is4In6():
-		v := a.Unmap().As4()
+	case a.Is4():
+		v := a.As4()
 		return append(appendU32(b, 1), v[:]...)
 	case a.Is6():
 		v := a.As16()

@@ -86,7 +86,8 @@ type Packer struct {
 	stats   PackerStats
 }
 
-// NewPacker returns a packer writing datagrams from agent. emit receives each
+// NewPacker returns a packer writing datagrams from agent (an IPv4-mapped
+// address is sent as IPv4). emit receives each
 // full datagram; the slice is reused after emit returns. uptime returns the
 // agent's uptime in milliseconds; nil counts from NewPacker.
 func NewPacker(cfg PackerConfig, agent netip.Addr, emit func(datagram []byte) error, uptime func() uint32) (*Packer, error) {
@@ -113,15 +114,15 @@ func NewPacker(cfg PackerConfig, agent netip.Addr, emit func(datagram []byte) er
 }
 
 func (p *Packer) setAgent(agent netip.Addr) {
-	p.agent = agent
-	p.hdrLen = DatagramHeaderLen(agent)
+	p.agent = agent.Unmap()
+	p.hdrLen = DatagramHeaderLen(p.agent)
 	p.buf = p.buf[:p.hdrLen]
 }
 
 // SetAgent flushes what is pending and switches to a new agent address,
 // restarting the datagram sequence (a new agent is a new stream).
 func (p *Packer) SetAgent(agent netip.Addr) error {
-	if agent == p.agent {
+	if agent.Unmap() == p.agent {
 		return nil
 	}
 	err := p.Flush()

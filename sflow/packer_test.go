@@ -197,6 +197,11 @@ func TestPackerSetAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	add()
+	// An IPv4-mapped address is the IPv4 agent: a new stream again.
+	if err := p.SetAgent(netip.MustParseAddr("::ffff:192.0.2.1")); err != nil {
+		t.Fatal(err)
+	}
+	add()
 	if err := p.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +218,7 @@ func TestPackerSetAgent(t *testing.T) {
 		}
 		got = append(got, hdr{dg.AgentAddress, dg.SequenceNumber})
 	}
-	want := []hdr{{agent4, 1}, {agent4, 2}, {agent6, 1}}
+	want := []hdr{{agent4, 1}, {agent4, 2}, {agent6, 1}, {agent4, 1}}
 	if diff := cmp.Diff(got, want, cmpOpts); diff != "" {
 		t.Errorf("(-got +want):\n%s", diff)
 	}

@@ -3,6 +3,7 @@ package sflow
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 )
@@ -28,6 +29,11 @@ func TestPmacctSfprobe(t *testing.T) {
 	var flows, counters, failed int
 	for i, p := range pkts {
 		v6 := p.src.Addr().Is6()
+		// Seeds for FuzzDecode: the first datagrams and the small ones
+		// (counter samples, pmacct's short IPv6 datagram).
+		if *update && (i < 3 || len(p.data) < 200) {
+			writeFuzzSeed(t, fmt.Sprintf("pmacct-%d", i), p.data)
+		}
 		err := d.Decode(p.data, &dg)
 		if err != nil {
 			// pmacct sizes its first, empty, counter sample for an IPv4

@@ -158,6 +158,9 @@ func TestDatagramGolden(t *testing.T) {
 				t.Errorf("round trip (-got +want):\n%s", diff)
 			}
 			golden(t, tc.file, b)
+			if *update {
+				writeFuzzSeed(t, tc.file, b)
+			}
 		})
 	}
 }
