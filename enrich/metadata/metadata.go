@@ -145,3 +145,10 @@ func (c Chain) Interface(k Key, ifIndex uint32) (i Interface, ok bool) {
 	}
 	return i, ok
 }
+
+// Forgetter is implemented by providers keeping per-exporter state (SNMP):
+// the enricher tells them when it forgets an exporter address, after it
+// sent no flow for a while.
+type Forgetter interface {
+	Forget(addr netip.Addr)
+}
