@@ -12,7 +12,7 @@ const UIDUnknown uint32 = 0xFFFFFFFF
 const (
 	MaxCommLen      = 16  // TASK_COMM_LEN
 	MaxExeLen       = 255 // NAME_MAX: the basename only
-	MaxCgroupLen    = 512
+	MaxCgroupLen    = 256
 	MaxUnitLen      = 256
 	MaxContainerLen = 128
 	MaxUserLen      = 64
@@ -28,7 +28,7 @@ type ProcessInfo struct {
 	UID       uint32 // UIDUnknown when unknown
 	Comm      []byte // kernel task name (≤ 16)
 	Exe       []byte // executable basename (≤ 255)
-	Cgroup    []byte // cgroup v2 path (≤ 512)
+	Cgroup    []byte // cgroup v2 path (≤ 256)
 	Unit      []byte // systemd unit (≤ 256)
 	Container []byte // container ID (≤ 128)
 	User      []byte // user name of UID (≤ 64)

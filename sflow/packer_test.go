@@ -272,3 +272,28 @@ func TestPackerNoAllocs(t *testing.T) {
 		t.Error("no datagram emitted: the loop did not exercise flushing")
 	}
 }
+
+// TestPackerLargestProcessRecord: a process record with every string at its
+// maximum still fits a default datagram, with a sampled header.
+func TestPackerLargestProcessRecord(t *testing.T) {
+	var c collect
+	p := newTestPacker(t, DefaultMaxDatagramSize, agent6, &c)
+	long := []byte(strings.Repeat("y", 1000))
+	s := FlowSample{Expanded: true, Has: HasSampledHeader | HasProcess,
+		SampledHeader: SampledHeader{Protocol: HeaderEthernet, FrameLength: 1518, Stripped: 4, Header: tcpHeader(128)},
+		Process:       ProcessInfo{Comm: long, Exe: long, Cgroup: long, Unit: long, Container: long, User: long}}
+	if err := p.AddFlowSample(&s); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var d Decoder
+	var dg Datagram
+	if err := d.Decode(c.datagrams[0], &dg); err != nil {
+		t.Fatal(err)
+	}
+	if h := dg.FlowSamples[0].SampledHeader.Header; len(h) < 64 {
+		t.Errorf("sampled header cut to %d bytes, want at least 64 left next to a full process record", len(h))
+	}
+}
