@@ -14,7 +14,7 @@ func benchFlowSample() FlowSample {
 	return FlowSample{Expanded: true, SequenceNumber: 1, SourceIndex: 2, SamplingRate: 1000, SamplePool: 123456,
 		Input: 2, Output: IfIndexInternal, Has: HasSampledHeader | HasProcess,
 		SampledHeader: SampledHeader{Protocol: HeaderEthernet, FrameLength: 1518, Stripped: 4, Header: hdr},
-		Process: processRecord(),
+		Process:       processRecord(),
 	}
 }
 
