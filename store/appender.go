@@ -4,7 +4,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hostflow/hostflow/decoder"
 	"github.com/hostflow/hostflow/flow"
 	"github.com/hostflow/hostflow/store/native"
 	"github.com/hostflow/hostflow/store/schema"
@@ -79,13 +78,6 @@ func (a *Appender) AppendInterfaces(recs []flow.InterfaceCounters) {
 // AppendHosts encodes host counter samples.
 func (a *Appender) AppendHosts(recs []flow.HostCounters) {
 	appendAll(a, kindHosts, a.hosts, recs)
-}
-
-// AppendBatch encodes everything a decoder produced.
-func (a *Appender) AppendBatch(b *decoder.Batch) {
-	a.AppendFlows(b.Flows)
-	a.AppendInterfaces(b.Interfaces)
-	a.AppendHosts(b.Hosts)
 }
 
 func appendAll[T any](a *Appender, k int, enc *native.Encoder[T], recs []T) {

@@ -11,7 +11,7 @@
 //	st, err := store.New(cfg, store.Dependencies{Reporter: r, Schema: flow.NewSchema()})
 //	err = st.Start(ctx)            // connects, migrates the schema, replays the spool
 //	app := st.NewAppender()        // one per decode worker goroutine
-//	app.AppendBatch(&batch)        // or AppendFlows / AppendInterfaces / AppendHosts
+//	app.AppendFlows(batch.Flows)   // and AppendInterfaces / AppendHosts (decoder.Batch fields)
 //	...
 //	app.Close()                    // hands over what it holds
 //	err = st.Stop()                // flushes everything to the store or the spool
@@ -183,9 +183,10 @@ func (s *Store) Stop() error {
 	return s.tr.Close()
 }
 
-// Sync hands over every appender's rows and waits until the writer has
-// inserted or spooled everything handed over before the call. For tests,
-// imports and orderly hand-offs; collectors do not need it.
+// Sync hands over every appender's rows, waits until the writer has dealt
+// with everything handed over before the call, then until the spool is
+// replayed. It fails when the store is down (the rows stay spooled). For
+// tests, imports and orderly hand-offs; collectors do not need it.
 func (s *Store) Sync(ctx context.Context) error {
 	s.amu.Lock()
 	for a := range s.appenders {
@@ -208,10 +209,20 @@ func (s *Store) Sync(ctx context.Context) error {
 	s.qmu.RUnlock()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	for s.spool.Len() > 0 {
+		if err := s.health(); err != nil {
+			return err
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // Query runs a SELECT with bound {name:Type} parameters.
