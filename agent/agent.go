@@ -390,7 +390,7 @@ func (a *Agent) attribute(smp *sampler.Sample, hdr *packet.Header, fs *sflow.Flo
 		fs.SocketIPv6 = sflow.ExtendedSocket{Protocol: uint32(tu.Proto), LocalIP: tu.Local.Addr(), RemoteIP: tu.Remote.Addr(),
 			LocalPort: uint32(tu.Local.Port()), RemotePort: uint32(tu.Remote.Port())}
 	}
-	if res.HasTCPInfo {
+	if res.HasTCPInfo && a.cfg.TCPInfo {
 		ti := &res.TCPInfo
 		dir := uint32(1) // received
 		if smp.Direction == sampler.Out {

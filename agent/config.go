@@ -36,9 +36,13 @@ type Config struct {
 	Rescan time.Duration `yaml:"rescan"`
 	// QueueSize bounds samples waiting for attribution and packing; when
 	// full, samples are dropped and counted in the drops field.
-	QueueSize int `yaml:"queue-size"`
+	QueueSize int `yaml:"sample-queue"`
 	// Process configures the attribution of samples to processes.
 	Process procmap.Config `yaml:"process"`
+	// TCPInfo adds the socket's tcp_info (0:2209: RTT, retransmits) to
+	// attributed TCP samples. tshark 4.0 cannot skip this record and
+	// misreads the ones after it; turn it off to inspect with tshark.
+	TCPInfo bool `yaml:"tcp-info"`
 
 	exporter.Config `yaml:",inline"`
 }
@@ -62,6 +66,7 @@ func DefaultConfig() Config {
 		Rescan:      10 * time.Second,
 		QueueSize:   4096,
 		Process:     procmap.DefaultConfig(),
+		TCPInfo:     true,
 		Config:      exporter.DefaultConfig(),
 	}
 }
@@ -89,7 +94,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, config.Errorf("rescan", "must be at least 1s, not %v", c.Rescan))
 	}
 	if c.QueueSize < 1 {
-		errs = append(errs, config.Errorf("queue-size", "must be positive"))
+		errs = append(errs, config.Errorf("sample-queue", "must be positive"))
 	}
 	if c.Process.Enabled {
 		errs = append(errs, config.Prefix("process", c.Process.Validate()))

@@ -44,7 +44,7 @@ type Config struct {
 	// FlushInterval bounds how long a sample waits in a partial datagram.
 	FlushInterval time.Duration `yaml:"flush-interval"`
 	// QueueSize is how many datagrams wait for the sender at most.
-	QueueSize int `yaml:"queue-size"`
+	QueueSize int `yaml:"send-queue"`
 	// SendTimeout is the deadline of one datagram write.
 	SendTimeout time.Duration `yaml:"send-timeout"`
 	// MaxRate paces the sender (datagrams per second, all collectors).
@@ -91,7 +91,7 @@ func (c Config) Validate() error {
 		errs = append(errs, config.Errorf("flush-interval", "must be in (0, 1s], not %v", c.FlushInterval))
 	}
 	if c.QueueSize < 1 {
-		errs = append(errs, config.Errorf("queue-size", "must be positive"))
+		errs = append(errs, config.Errorf("send-queue", "must be positive"))
 	}
 	if c.SendTimeout <= 0 {
 		errs = append(errs, config.Errorf("send-timeout", "must be positive"))

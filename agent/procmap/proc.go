@@ -3,8 +3,10 @@ package procmap
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -98,6 +100,9 @@ func (s *inodeScanner) startPass(now time.Time) {
 			s.pids = append(s.pids, uint32(pid))
 		}
 	}
+	// Newest (highest) pids first: a socket not yet mapped most often
+	// belongs to a process that just started.
+	slices.SortFunc(s.pids, func(a, b uint32) int { return cmp.Compare(b, a) })
 }
 
 func (s *inodeScanner) scanPID(pid uint32) {

@@ -32,6 +32,9 @@ type Config struct {
 	ScanInterval time.Duration `yaml:"scan-interval"`
 	// ScanBudget bounds the time one lookup may spend scanning /proc.
 	ScanBudget time.Duration `yaml:"scan-budget"`
+	// ScanShare bounds the time spent scanning /proc per second of wall
+	// time (0.05 = at most 5 % of one core).
+	ScanShare float64 `yaml:"scan-share"`
 	// MaxSockets bounds the socket inode → pid map.
 	MaxSockets int `yaml:"max-sockets"`
 }
@@ -39,7 +42,7 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{Enabled: true, CacheSize: 16384, TTL: 2 * time.Second, NegativeTTL: 2 * time.Second,
-		ScanInterval: time.Second, ScanBudget: 5 * time.Millisecond, MaxSockets: 1 << 18}
+		ScanInterval: 250 * time.Millisecond, ScanBudget: 5 * time.Millisecond, ScanShare: 0.05, MaxSockets: 1 << 18}
 }
 
 // Validate checks the values.
@@ -56,6 +59,9 @@ func (c Config) Validate() error {
 	}
 	if c.ScanBudget <= 0 || c.ScanBudget > time.Second {
 		errs = append(errs, config.Errorf("scan-budget", "must be in (0, 1s], not %v", c.ScanBudget))
+	}
+	if c.ScanShare <= 0 || c.ScanShare > 1 {
+		errs = append(errs, config.Errorf("scan-share", "must be in (0, 1], not %v", c.ScanShare))
 	}
 	if c.MaxSockets < 1024 {
 		errs = append(errs, config.Errorf("max-sockets", "must be at least 1024, not %d", c.MaxSockets))
@@ -105,7 +111,15 @@ type Map struct {
 	udpAt   time.Time
 	results map[string]prometheus.Counter
 	scanDur prometheus.Counter
+	// window and spent enforce ScanShare: scan time used in the current
+	// one-second window.
+	window time.Time
+	spent  time.Duration
 }
+
+// retryOwner is how long "socket found, owner not yet" is cached: the next
+// lookup continues the /proc scan where it stopped.
+const retryOwner = 100 * time.Millisecond
 
 // Lookup outcomes (label values of hostflow_agent_procmap_lookups_total).
 const (
@@ -189,7 +203,7 @@ func (m *Map) Lookup(t Tuple, now time.Time, out *Result) {
 		if out.Process == nil {
 			m.results[resultNoProcess].Inc()
 			// Retry soon: the next scan step may find the owner.
-			ttl = min(ttl, m.cfg.ScanInterval)
+			ttl = min(ttl, retryOwner)
 		} else {
 			m.results[resultFound].Inc()
 		}
@@ -223,8 +237,14 @@ func (m *Map) owner(inode uint64, now time.Time) *Process {
 	pid, ok := m.scan.lookup(inode)
 	if !ok {
 		start := time.Now()
-		if m.scan.step(m.cfg.ScanBudget, m.cfg.ScanInterval) {
-			m.scanDur.Add(time.Since(start).Seconds())
+		if start.Sub(m.window) >= time.Second {
+			m.window, m.spent = start, 0
+		}
+		budget := min(m.cfg.ScanBudget, time.Duration(m.cfg.ScanShare*float64(time.Second))-m.spent)
+		if budget > 0 && m.scan.step(budget, m.cfg.ScanInterval) {
+			d := time.Since(start)
+			m.spent += d
+			m.scanDur.Add(d.Seconds())
 		}
 		if pid, ok = m.scan.lookup(inode); !ok {
 			return nil
