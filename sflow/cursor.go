@@ -23,11 +23,15 @@ var (
 // cursor reads XDR values from a bounded region [off, end) of a datagram.
 // The first read past end records what was being read and where; later
 // reads return zero values, so decoders check err() once per structure.
+// The cursors over one datagram's samples and records share one failure,
+// kept in the Datagram being decoded, so a cursor stays small and cheap to
+// copy. (A failure on the decoder's stack would escape to the heap: escape
+// analysis does not tell it from the datagram bytes the samples keep.)
 type cursor struct {
 	b    []byte // the whole datagram: offsets in errors are absolute
 	off  int
 	end  int
-	fail failure // what == "" while every read succeeded
+	fail *failure // what == "" while every read succeeded
 }
 
 type failure struct {
@@ -37,20 +41,46 @@ type failure struct {
 	err        error
 }
 
-func newCursor(b []byte) cursor { return cursor{b: b, end: len(b)} }
+func newCursor(b []byte, f *failure) cursor {
+	*f = failure{}
+	return cursor{b: b, end: len(b), fail: f}
+}
 
 func (c *cursor) left() int { return c.end - c.off }
 
 // sub returns a cursor over the next n bytes (a sample's or record's data)
 // and advances past them and their XDR padding. Missing padding at the very
 // end of the enclosing region is tolerated.
-func (c *cursor) sub(n uint32, what string) (cursor, bool) {
+func (c *cursor) sub(n uint32, what string) cursor {
 	if !c.need(uint64(n), what) {
-		return cursor{}, false
+		return cursor{b: c.b, fail: c.fail}
 	}
-	s := cursor{b: c.b, off: c.off, end: c.off + int(n)}
-	c.fixed(n, what)
-	return s, true
+	s := cursor{b: c.b, off: c.off, end: c.off + int(n), fail: c.fail}
+	c.off += min(int(n+3)&^3, c.left())
+	return s
+}
+
+// tlv reads a data_format and a length, and returns the format and a cursor
+// over the data that follows (advancing past it and its padding).
+func (c *cursor) tlv(what, data string) (DataFormat, cursor) {
+	p := c.take(8, what)
+	if p == nil {
+		return 0, cursor{b: c.b, fail: c.fail}
+	}
+	return DataFormat(be32(p)), c.sub(be32(p[4:]), data)
+}
+
+func be32(p []byte) uint32 { return binary.BigEndian.Uint32(p) }
+
+// take returns the next n bytes and advances past them, or nil if fewer
+// remain. Fixed-size structures are read through it with one bounds check.
+func (c *cursor) take(n int, what string) []byte {
+	if !c.need(uint64(n), what) {
+		return nil
+	}
+	p := c.b[c.off : c.off+n : c.off+n]
+	c.off += n
+	return p
 }
 
 func (c *cursor) need(n uint64, what string) bool {
@@ -58,7 +88,7 @@ func (c *cursor) need(n uint64, what string) bool {
 		return false
 	}
 	if left := uint64(c.left()); n > left {
-		c.fail = failure{at: c.off, what: what, need: n, left: left, err: ErrTruncated}
+		*c.fail = failure{at: c.off, what: what, need: n, left: left, err: ErrTruncated}
 		return false
 	}
 	return true
@@ -131,7 +161,7 @@ func (c *cursor) addr(what string) netip.Addr {
 		return c.ip6(what)
 	default:
 		if c.fail.what == "" {
-			c.fail = failure{at: c.off - 4, what: what, need: uint64(t), err: ErrAddressType}
+			*c.fail = failure{at: c.off - 4, what: what, need: uint64(t), err: ErrAddressType}
 		}
 		return netip.Addr{}
 	}
@@ -157,10 +187,13 @@ func (c *cursor) ip6(what string) netip.Addr {
 
 // err describes the first failed read, or returns nil.
 func (c *cursor) err() error {
-	f := &c.fail
-	if f.what == "" {
+	if c.fail.what == "" {
 		return nil
 	}
+	return c.fail.error()
+}
+
+func (f *failure) error() error {
 	if f.err == ErrAddressType {
 		return fmt.Errorf("offset %d: %s: type %d: %w", f.at, f.what, f.need, f.err)
 	}

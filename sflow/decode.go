@@ -28,7 +28,7 @@ func (d *Decoder) enterprise() uint32 {
 // formats are not errors: they are listed in the Unknown slices.
 func (d *Decoder) Decode(b []byte, dg *Datagram) error {
 	dg.reset()
-	c := newCursor(b)
+	c := newCursor(b, &dg.fail)
 	if v := c.u32("version"); v != Version {
 		if err := c.err(); err != nil {
 			return fmt.Errorf("sflow: datagram header: %w", err)
@@ -45,8 +45,7 @@ func (d *Decoder) Decode(b []byte, dg *Datagram) error {
 	}
 	ent := d.enterprise()
 	for i := 0; i < n; i++ {
-		format := DataFormat(c.u32("sample format"))
-		body, _ := c.sub(c.u32("sample length"), "sample data")
+		format, body := c.tlv("sample format and length", "sample data")
 		if err := c.err(); err != nil {
 			return fmt.Errorf("sflow: sample %d: %w", i, err)
 		}
@@ -128,24 +127,26 @@ func decodeIfCompact(v uint32) (format, value uint32) { return v >> 30, v & IfIn
 
 func decodeFlowSample(c *cursor, s *FlowSample, expanded bool, ent uint32) error {
 	s.Expanded = expanded
-	s.SequenceNumber = c.u32("sequence number")
 	if expanded {
-		s.SourceType = c.u32("source id type")
-		s.SourceIndex = c.u32("source id index")
+		p := c.take(40, "expanded flow sample fields")
+		if p == nil {
+			return c.err()
+		}
+		s.SequenceNumber = be32(p[0:])
+		s.SourceType, s.SourceIndex = be32(p[4:]), be32(p[8:])
+		s.SamplingRate, s.SamplePool, s.Drops = be32(p[12:]), be32(p[16:]), be32(p[20:])
+		s.InputFormat, s.Input = be32(p[24:]), be32(p[28:])
+		s.OutputFormat, s.Output = be32(p[32:]), be32(p[36:])
 	} else {
-		s.SourceType, s.SourceIndex = decodeSourceCompact(c.u32("source id"))
-	}
-	s.SamplingRate = c.u32("sampling rate")
-	s.SamplePool = c.u32("sample pool")
-	s.Drops = c.u32("drops")
-	if expanded {
-		s.InputFormat = c.u32("input format")
-		s.Input = c.u32("input")
-		s.OutputFormat = c.u32("output format")
-		s.Output = c.u32("output")
-	} else {
-		s.InputFormat, s.Input = decodeIfCompact(c.u32("input"))
-		s.OutputFormat, s.Output = decodeIfCompact(c.u32("output"))
+		p := c.take(28, "flow sample fields")
+		if p == nil {
+			return c.err()
+		}
+		s.SequenceNumber = be32(p[0:])
+		s.SourceType, s.SourceIndex = decodeSourceCompact(be32(p[4:]))
+		s.SamplingRate, s.SamplePool, s.Drops = be32(p[8:]), be32(p[12:]), be32(p[16:])
+		s.InputFormat, s.Input = decodeIfCompact(be32(p[20:]))
+		s.OutputFormat, s.Output = decodeIfCompact(be32(p[24:]))
 	}
 	n := c.count(8, "record count")
 	if err := c.err(); err != nil {
@@ -153,8 +154,7 @@ func decodeFlowSample(c *cursor, s *FlowSample, expanded bool, ent uint32) error
 	}
 	process := MakeFormat(ent, HostflowFormatProcess)
 	for i := 0; i < n; i++ {
-		format := DataFormat(c.u32("record format"))
-		r, _ := c.sub(c.u32("record length"), "record data")
+		format, r := c.tlv("record format and length", "record data")
 		if err := c.err(); err != nil {
 			return fmt.Errorf("record %d: %w", i, err)
 		}
@@ -180,8 +180,7 @@ func decodeCounterSample(c *cursor, s *CounterSample, expanded bool, ent uint32)
 	}
 	iface := MakeFormat(ent, HostflowFormatInterface)
 	for i := 0; i < n; i++ {
-		format := DataFormat(c.u32("record format"))
-		r, _ := c.sub(c.u32("record length"), "record data")
+		format, r := c.tlv("record format and length", "record data")
 		if err := c.err(); err != nil {
 			return fmt.Errorf("record %d: %w", i, err)
 		}

@@ -6,11 +6,11 @@ package sflow
 func decodeFlowRecord(c *cursor, s *FlowSample, format, process DataFormat) error {
 	switch format {
 	case FormatSampledHeader:
-		h := &s.SampledHeader
-		h.Protocol = c.u32("header protocol")
-		h.FrameLength = c.u32("frame length")
-		h.Stripped = c.u32("stripped")
-		h.Header = c.opaque("header")
+		if p := c.take(12, "header protocol, frame length, stripped"); p != nil {
+			h := &s.SampledHeader
+			h.Protocol, h.FrameLength, h.Stripped = be32(p), be32(p[4:]), be32(p[8:])
+			h.Header = c.opaque("header")
+		}
 		s.Has |= HasSampledHeader
 	case FormatSampledEthernet:
 		e := &s.SampledEthernet
@@ -67,8 +67,9 @@ func decodeFlowRecord(c *cursor, s *FlowSample, format, process DataFormat) erro
 		s.Has |= HasTCPInfo
 	case process:
 		p := &s.Process
-		p.PID = c.u32("pid")
-		p.UID = c.u32("uid")
+		if ids := c.take(8, "pid and uid"); ids != nil {
+			p.PID, p.UID = be32(ids), be32(ids[4:])
+		}
 		p.Comm = c.opaque("comm")
 		p.Exe = c.opaque("exe")
 		p.Cgroup = c.opaque("cgroup")

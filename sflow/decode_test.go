@@ -45,7 +45,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"sample length lies", cat(header4(1), u32s(1, 0xFFFFFFF0)), ErrTruncated,
 			"sample 0: offset 36: sample data: need 4294967280 bytes, 0 left"},
 		{"flow sample shorter than its fixed part", cat(header4(1), u32s(uint32(FormatFlowSampleExpanded), 8, 1, 2)),
-			ErrTruncated, "sample 0 (0:3): offset 44: source id index: need 4 bytes, 0 left"},
+			ErrTruncated, "sample 0 (0:3): offset 36: expanded flow sample fields: need 40 bytes, 8 left"},
 		{"counter sample record count lies", cat(header4(1), u32s(uint32(FormatCounterSample), 12, 1, 3, 0x7FFFFFFF)),
 			ErrTruncated, "record count: need 17179869176 bytes, 0 left"},
 		{"record length beyond its sample", cat(header4(1), u32s(uint32(FormatCounterSample), 20, 1, 3, 1, 1, 100)),

@@ -24,6 +24,8 @@ type Datagram struct {
 	// UnknownSamples are samples of formats this package does not decode
 	// (e.g. 0:5 discarded packets, other enterprises), skipped by length.
 	UnknownSamples []Unknown
+
+	fail failure // the decoding cursors' shared failure record
 }
 
 // Unknown is a sample or record this package does not decode. Data is the
