@@ -62,6 +62,8 @@ type NetFlow struct {
 	out      *Batch
 	exporter netip.Addr
 	unknown  int // flows without a known sampling rate
+	flows    int // flows added by this Decode
+	version  uint16
 	prev     netflow.Stats
 }
 
@@ -137,9 +139,10 @@ func NewNetFlow(cfg NetFlowConfig, r *daemon.Reporter) (*NetFlow, error) {
 
 // Decode decodes one datagram into out.
 func (n *NetFlow) Decode(p Packet, out *Batch) error {
-	n.out, n.exporter, n.unknown = out, p.Source.Addr().Unmap(), 0
+	n.out, n.exporter, n.unknown, n.flows, n.version = out, p.Source.Addr().Unmap(), 0, 0, 0
 	if len(p.Payload) >= 2 {
-		if c := n.m.packets[binary.BigEndian.Uint16(p.Payload)]; c != nil {
+		n.version = binary.BigEndian.Uint16(p.Payload)
+		if c := n.m.packets[n.version]; c != nil {
 			c.Inc()
 		} else {
 			n.m.packetsOther.Inc()
@@ -168,6 +171,9 @@ func (n *NetFlow) publish() {
 	m := &n.m
 	if n.unknown > 0 {
 		m.samplingUnknown.Add(float64(n.unknown))
+	}
+	if c := m.flows[n.version]; c != nil && n.flows > 0 {
+		c.Add(float64(n.flows))
 	}
 	if s == *p {
 		return
@@ -245,7 +251,7 @@ func (s *netflowSink) Flow(f *netflow.Flow) {
 		r.SrcPort, r.DstPort = 0, 0
 		n.m.icmpFromPortFlows.Inc()
 	}
-	n.m.flows[f.Version].Inc()
+	n.flows++
 	b, p := fb.rev.counts()
 	if !fb.rev.seen || b == 0 && p == 0 {
 		return
@@ -262,5 +268,5 @@ func (s *netflowSink) Flow(f *netflow.Flow) {
 	*rr = out.Flows[idx] // NewFlow may have moved the slice
 	rr.Reverse()
 	fb.rev.apply(rr)
-	n.m.flows[f.Version].Inc()
+	n.flows++
 }

@@ -26,9 +26,12 @@ func (d *Decoder) dataSet(e *exporter, dom *domain, t *template, body []byte, hd
 	f.Version, f.Exporter, f.Domain = hd.version, e.addr, dom.id
 	f.Received, f.ExportTime, f.SysUptime = hd.received, hd.exportTime, hd.sysUptime
 	f.TemplateID = t.id
+	if cap(d.values) < len(t.fields) {
+		d.values = make([]Value, len(t.fields))
+	}
+	vals := d.values[:len(t.fields)]
 	n := 0
 	for len(body) >= t.minSize {
-		vals := d.values[:0]
 		off := 0
 		for i := range t.fields {
 			fd := &t.fields[i]
@@ -51,10 +54,10 @@ func (d *Decoder) dataSet(e *exporter, dom *domain, t *template, body []byte, hd
 			if off+l > len(body) {
 				return n, errorf("record", "template %d: record overruns its set", t.id)
 			}
-			vals = append(vals, Value{Field: *fd, Data: body[off : off+l : off+l]})
+			v := &vals[i]
+			v.Field, v.Data = *fd, body[off:off+l:off+l]
 			off += l
 		}
-		d.values = vals // keep the grown capacity
 		body = body[off:]
 		n++
 		if t.options {
