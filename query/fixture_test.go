@@ -144,13 +144,19 @@ func store(t testing.TB) *Builder {
 	return shared.builder
 }
 
+// openFixture opens the engine, in a temporary directory or, for
+// benchmarks over a large store that should survive the run, in
+// $HOSTFLOW_QUERY_BENCH_DIR; the fixture database is rebuilt either way.
 func openFixture() (*Builder, error) {
-	dir, err := os.MkdirTemp("", "hostflow-query-test-")
-	if err != nil {
-		return nil, err
+	dir := os.Getenv("HOSTFLOW_QUERY_BENCH_DIR")
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "hostflow-query-test-"); err != nil {
+			return nil, err
+		}
+		shared.dir = dir
 	}
-	shared.dir = dir
-	tr, err := chdb.NewTransport(chdb.Options{Path: filepath.Join(dir, "store"), MaxMemory: 2 << 30})
+	tr, err := chdb.NewTransport(chdb.Options{Path: filepath.Join(dir, "store"), MaxMemory: 4 << 30})
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +167,9 @@ func openFixture() (*Builder, error) {
 		return nil, err
 	}
 	ctx := context.Background()
+	if err := tr.Exec(ctx, "DROP DATABASE IF EXISTS qtest SYNC"); err != nil {
+		return nil, err
+	}
 	if _, err := ss.Migrate(ctx, tr); err != nil {
 		return nil, err
 	}

@@ -39,7 +39,11 @@ type FlowsPage struct {
 	Next int
 }
 
-func (b *Builder) flowsPlan(req FlowsRequest) (*plan, []*flow.Column, error) {
+// exportPage is the page size of CSV exports.
+const exportPage = 10000
+
+// flowsPlan prepares a page of limit rows (checked by the caller).
+func (b *Builder) flowsPlan(req FlowsRequest, limit int) (*plan, []*flow.Column, error) {
 	if err := checkRange(req.Start, req.End); err != nil {
 		return nil, nil, err
 	}
@@ -66,12 +70,8 @@ func (b *Builder) flowsPlan(req FlowsRequest) (*plan, []*flow.Column, error) {
 			sel = append(sel, c.Name)
 		}
 	}
-	limit := req.Limit
-	if limit == 0 {
-		limit = 100
-	}
-	if limit < 0 || limit > b.cfg.MaxFlows || req.Offset < 0 {
-		return nil, nil, badRequest("limit must be between 1 and %d and offset not negative", b.cfg.MaxFlows)
+	if req.Offset < 0 {
+		return nil, nil, badRequest("offset must not be negative")
 	}
 	p := filter.NewParams("")
 	// Every selected column after the time breaks ties, so that pages are
@@ -93,7 +93,18 @@ func (b *Builder) flowsPlan(req FlowsRequest) (*plan, []*flow.Column, error) {
 
 // Flows returns one page of raw flows.
 func (b *Builder) Flows(ctx context.Context, req FlowsRequest) (*FlowsPage, error) {
-	pl, cols, err := b.flowsPlan(req)
+	limit := req.Limit
+	if limit == 0 {
+		limit = 100
+	}
+	if limit < 0 || limit > b.cfg.MaxFlows {
+		return nil, badRequest("limit must be between 1 and %d", b.cfg.MaxFlows)
+	}
+	return b.flowsPage(ctx, req, limit)
+}
+
+func (b *Builder) flowsPage(ctx context.Context, req FlowsRequest, limit int) (*FlowsPage, error) {
+	pl, cols, err := b.flowsPlan(req, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -134,10 +145,9 @@ func flowValue(c *flow.Column, v any) any {
 // max-export-rows) as CSV with a header line, page by page.
 func (b *Builder) ExportCSV(ctx context.Context, req FlowsRequest, w io.Writer) error {
 	cw := csv.NewWriter(w)
-	req.Limit = min(b.cfg.MaxFlows, 10000)
 	written := 0
 	for page := 0; ; page++ {
-		res, err := b.Flows(ctx, req)
+		res, err := b.flowsPage(ctx, req, exportPage)
 		if err != nil {
 			return err
 		}

@@ -117,7 +117,7 @@ func TestGoldenSQL(t *testing.T) {
 		golden(t, "sankey", p)
 	})
 	t.Run("flows", func(t *testing.T) {
-		p, _, err := b.flowsPlan(FlowsRequest{Start: day, End: planNow, Filter: "HostName = 'web-1'", Limit: 50, Offset: 100})
+		p, _, err := b.flowsPlan(FlowsRequest{Start: day, End: planNow, Filter: "HostName = 'web-1'", Offset: 100}, 50)
 		if err != nil {
 			t.Fatal(err)
 		}
