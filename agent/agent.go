@@ -364,9 +364,12 @@ func (a *Agent) buildFlow(smp *sampler.Sample, fs *sflow.FlowSample, hdr *packet
 	return true
 }
 
-// attribute adds the process, socket and tcp_info records of the sample's
-// local socket. The local end is the source of an outgoing packet and the
-// destination of an incoming one.
+// attribute adds the tcp_info and process records of the sample's local
+// socket. The local end is the source of an outgoing packet and the
+// destination of an incoming one. No extended_socket record (0:2100/2101) is
+// sent: the sampled header already holds the 5-tuple and the direction says
+// which end is local, and one record fewer that tshark 4.0 cannot skip keeps
+// the samples decodable there.
 func (a *Agent) attribute(smp *sampler.Sample, hdr *packet.Header, fs *sflow.FlowSample, res *procmap.Result) string {
 	if a.procs == nil || (hdr.Proto != 6 && hdr.Proto != 17) || hdr.SrcPort == 0 || hdr.DstPort == 0 {
 		return "not_local"
@@ -380,15 +383,6 @@ func (a *Agent) attribute(smp *sampler.Sample, hdr *packet.Header, fs *sflow.Flo
 	a.procs.Lookup(tu, time.Unix(0, smp.TimeNs), res)
 	if !res.Socket {
 		return "none"
-	}
-	if tu.Local.Addr().Is4() {
-		fs.Has |= sflow.HasSocketIPv4
-		fs.SocketIPv4 = sflow.ExtendedSocket{Protocol: uint32(tu.Proto), LocalIP: tu.Local.Addr(), RemoteIP: tu.Remote.Addr(),
-			LocalPort: uint32(tu.Local.Port()), RemotePort: uint32(tu.Remote.Port())}
-	} else {
-		fs.Has |= sflow.HasSocketIPv6
-		fs.SocketIPv6 = sflow.ExtendedSocket{Protocol: uint32(tu.Proto), LocalIP: tu.Local.Addr(), RemoteIP: tu.Remote.Addr(),
-			LocalPort: uint32(tu.Local.Port()), RemotePort: uint32(tu.Remote.Port())}
 	}
 	if res.HasTCPInfo && a.cfg.TCPInfo {
 		ti := &res.TCPInfo
