@@ -69,6 +69,7 @@ type SFlow struct {
 	hdr    packet.Header
 	seq    *seqTracker
 	str    *interner
+	procs  procCache
 	m      sflowMetrics
 	counts sflowCounts // since the last publish
 	prev   struct {

@@ -65,6 +65,9 @@ func (s *SFlow) interfaceCounters(cs *sflow.CounterSample, exporter netip.Addr, 
 	if cs.Has&sflow.HasGeneric != 0 {
 		g := &cs.Generic
 		c.IfIndex = g.Index
+		if g.Index == sflow.IfIndexInternal {
+			c.IfIndex = 0 // pmacct sfprobe without an interface map; never a real ifIndex
+		}
 		c.IfType = g.Type
 		c.IfSpeed = c64(g.Speed)
 		c.IfDirection = g.Direction

@@ -229,19 +229,50 @@ func sampledIP(ip *sflow.SampledIP, etype uint16, r *flow.Record) {
 // numeric uid.
 func (s *SFlow) process(p *sflow.ProcessInfo, r *flow.Record) {
 	r.ProcessID = p.PID
-	if len(p.Exe) > 0 {
-		r.ProcessName = s.str.bytes(p.Exe)
-	} else {
-		r.ProcessName = s.str.bytes(p.Comm)
+	e := s.procs.lookup(p)
+	if e == nil {
+		e = s.procs.fill(p, s.str, &s.uidBuf)
+	}
+	r.ProcessName, r.ProcessUser = e.name, e.user
+	r.Cgroup, r.Unit, r.Container = e.cgroup, e.unit, e.container
+}
+
+// procCache remembers the strings of recently seen processes, so that the
+// usual case (the same process again) costs one array index and a few byte
+// comparisons instead of five string-table lookups. It is direct-mapped by
+// PID: a collision just replaces the entry.
+type procCache [256]procEntry
+
+type procEntry struct {
+	pid, uid                            uint32
+	exe, comm, rawUser                  string // as received, to recognise the process
+	name, user, cgroup, unit, container string // as mapped
+}
+
+func (c *procCache) lookup(p *sflow.ProcessInfo) *procEntry {
+	e := &c[p.PID%uint32(len(c))]
+	if e.pid != p.PID || e.uid != p.UID || e.exe != string(p.Exe) || e.comm != string(p.Comm) ||
+		e.rawUser != string(p.User) || e.cgroup != string(p.Cgroup) || e.unit != string(p.Unit) ||
+		e.container != string(p.Container) || e.name == "" && e.user == "" && e.cgroup == "" {
+		return nil
+	}
+	return e
+}
+
+func (c *procCache) fill(p *sflow.ProcessInfo, str *interner, uidBuf *[]byte) *procEntry {
+	e := &c[p.PID%uint32(len(c))]
+	*e = procEntry{pid: p.PID, uid: p.UID, exe: str.bytes(p.Exe), comm: str.bytes(p.Comm), rawUser: str.bytes(p.User),
+		cgroup: str.bytes(p.Cgroup), unit: str.bytes(p.Unit), container: str.bytes(p.Container)}
+	e.name = e.exe
+	if e.name == "" {
+		e.name = e.comm
 	}
 	switch {
-	case len(p.User) > 0:
-		r.ProcessUser = s.str.bytes(p.User)
+	case e.rawUser != "":
+		e.user = e.rawUser
 	case p.UID != sflow.UIDUnknown:
-		s.uidBuf = strconv.AppendUint(s.uidBuf[:0], uint64(p.UID), 10)
-		r.ProcessUser = s.str.bytes(s.uidBuf)
+		*uidBuf = strconv.AppendUint((*uidBuf)[:0], uint64(p.UID), 10)
+		e.user = str.bytes(*uidBuf)
 	}
-	r.Cgroup = s.str.bytes(p.Cgroup)
-	r.Unit = s.str.bytes(p.Unit)
-	r.Container = s.str.bytes(p.Container)
+	return e
 }

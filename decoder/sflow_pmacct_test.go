@@ -1,0 +1,150 @@
+package decoder
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hostflow/hostflow/flow"
+	"github.com/hostflow/hostflow/packet"
+	"github.com/hostflow/hostflow/sflow"
+)
+
+// sfPmacctCapture is real sFlow from pmacct's sfprobe (pmacctd sampling
+// iperf3 traffic 1:20 on a veth, exporting over IPv4 and IPv6; see the
+// sflow package's testdata/regen.sh).
+const sfPmacctCapture = "../sflow/testdata/pmacct-sfprobe.pcap"
+
+// sfReadCapture returns the UDP payloads of a classic pcap file, using the
+// packet package to find them.
+func sfReadCapture(t testing.TB, path string) []Packet {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 24 || binary.LittleEndian.Uint32(b) != 0xa1b2c3d4 || binary.LittleEndian.Uint32(b[20:]) != 1 {
+		t.Fatalf("%s: not a little-endian Ethernet pcap", path)
+	}
+	var out []Packet
+	var h packet.Header
+	for off := 24; off+16 <= len(b); {
+		ts := binary.LittleEndian.Uint32(b[off:])
+		n := int(binary.LittleEndian.Uint32(b[off+8:]))
+		off += 16
+		if off+n > len(b) {
+			t.Fatalf("%s: record at %d cut short", path, off)
+		}
+		frame := b[off : off+n]
+		off += n
+		if err := packet.Parse(packet.LinkEthernet, frame, &h); err != nil || h.Proto != packet.ProtoUDP {
+			t.Fatalf("%s: frame is not UDP: %v", path, err)
+		}
+		out = append(out, Packet{Payload: frame[h.L4Offset+8:], Source: netip.AddrPortFrom(h.SrcAddr, h.SrcPort), Received: ts})
+	}
+	return out
+}
+
+func TestSFlowPmacctSfprobe(t *testing.T) {
+	pkts := sfReadCapture(t, sfPmacctCapture)
+	d, rep := sfNew(t)
+	agents := map[netip.Addr]bool{netip.MustParseAddr("10.231.0.1"): true, netip.MustParseAddr("fd00:231::1"): true}
+	// Both probes sample the same veth: each sees IPv4 and IPv6 traffic.
+	inside := func(a netip.Addr) bool {
+		return netip.MustParsePrefix("10.231.0.0/24").Contains(a) || netip.MustParsePrefix("fd00:231::/64").Contains(a) ||
+			a.IsLinkLocalUnicast()
+	}
+	var b Batch
+	failed := 0
+	for i, p := range pkts {
+		if err := d.Decode(p, &b); err != nil {
+			// pmacct's first IPv6 datagram is 12 bytes short (see the
+			// sflow package's TestPmacctSfprobe).
+			if !errors.Is(err, sflow.ErrTruncated) || !p.Source.Addr().Is6() {
+				t.Errorf("datagram %d: %v", i, err)
+			}
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d datagrams failed, want 1", failed)
+	}
+
+	// Every flow: pmacct's fixed settings and addresses of the test
+	// network. Without pcap_interfaces_map, sfprobe sends input and output
+	// 0x3FFFFFFF (internal) whatever sfprobe_ifindex says: both are stored
+	// as 0 and the direction stays undefined.
+	type key struct {
+		exporter netip.Addr
+		proto    uint8
+		dstPort  uint16
+	}
+	sums := map[key][2]uint64{}
+	for i := range b.Flows {
+		r := &b.Flows[i]
+		switch {
+		case !agents[r.ExporterAddress] || r.SubAgentID != 1402 || r.SamplingRate != 20:
+			t.Errorf("flow %d: exporter %v/%d rate %d", i, r.ExporterAddress, r.SubAgentID, r.SamplingRate)
+		case r.InIf != 0 || r.OutIf != 0 || r.FlowDirection != flow.DirectionUndefined:
+			t.Errorf("flow %d: in %d out %d direction %d, want 0, 0, undefined", i, r.InIf, r.OutIf, r.FlowDirection)
+		case r.Bytes < 54 || r.Packets != 1:
+			t.Errorf("flow %d: %d bytes %d packets", i, r.Bytes, r.Packets)
+		}
+		if r.EType != 0x0800 && r.EType != 0x86dd {
+			continue // ARP, neighbour discovery multicast MACs are fine too
+		}
+		if !inside(r.SrcAddr) || !inside(r.DstAddr) && !r.DstAddr.IsMulticast() {
+			t.Errorf("flow %d: %v -> %v outside the test network", i, r.SrcAddr, r.DstAddr)
+		}
+		port := r.DstPort
+		if r.SrcPort == 5201 {
+			port = 5201
+		}
+		k := key{r.ExporterAddress, r.Proto, port}
+		s := sums[k]
+		sums[k] = [2]uint64{s[0] + 1, s[1] + r.Bytes}
+	}
+	var lines []string
+	for k, s := range sums {
+		lines = append(lines, fmt.Sprintf("exporter=%v proto=%d port=%d samples=%d bytes=%d", k.exporter, k.proto, k.dstPort, s[0], s[1]))
+	}
+	sort.Strings(lines)
+	var ifaces []string
+	for _, c := range b.Interfaces {
+		ifaces = append(ifaces, fmt.Sprintf("interface exporter=%v ifindex=%d type=%d speed=%d status=%d in=%d/%d out=%d/%d",
+			c.ExporterAddress, c.IfIndex, c.IfType, c.IfSpeed, c.IfStatus, c.InOctets, c.InUcastPkts, c.OutOctets, c.OutUcastPkts))
+	}
+	got := strings.Join(lines, "\n") + "\n" + strings.Join(ifaces, "\n") + "\n"
+	sfGolden(t, "sflow/pmacct-sfprobe.golden", got)
+
+	for _, want := range []key{
+		{netip.MustParseAddr("10.231.0.1"), 6, 5201},
+		{netip.MustParseAddr("fd00:231::1"), 6, 5201},
+		{netip.MustParseAddr("fd00:231::1"), 17, 5201},
+	} {
+		if sums[want][0] == 0 {
+			t.Errorf("no samples of %+v (iperf3)", want)
+		}
+	}
+	// iperf3 -u -l 600 over IPv6: every UDP sample is a 662-byte frame
+	// (14 Ethernet + 40 IPv6 + 8 UDP + 600); pmacct sends frame_length 666
+	// with stripped 4 (the FCS).
+	for exp := range agents {
+		if s := sums[key{exp, 17, 5201}]; s[1] != s[0]*662 {
+			t.Errorf("%v: %d UDP samples of %d bytes, want 662 each", exp, s[0], s[1])
+		}
+	}
+	for name, want := range map[string]float64{"sequence_lost_total": 0, "sequence_resets_total": 0, "exporters": 2} {
+		if got := sfMetric(t, rep, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	if got := sfMetric(t, rep, "errors_total", "reason", "truncated"); got != 1 {
+		t.Errorf("truncated datagrams %v, want 1", got)
+	}
+}
