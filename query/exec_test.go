@@ -459,3 +459,51 @@ func checkTop(t *testing.T, what string, got []Top, want map[string]float64, n i
 		}
 	}
 }
+
+func TestValues(t *testing.T) {
+	b := store(t)
+	b2 := *b
+	b2.now = func() time.Time { return fixEnd } // the fixture is the last 2 hours
+	cases := []struct {
+		column, prefix string
+		want           []string
+	}{
+		{"HostName", "WE", []string{"web-1"}},
+		{"ExporterName", "exp-", []string{"exp-0", "exp-1", "exp-2", "exp-3"}},
+		{"SrcAddr", "10.0.1.", nil},
+		{"SrcAS", "as6450", nil},
+		{"Proto", "t", nil},
+	}
+	for _, c := range cases {
+		got, err := b2.Values(ctx, c.column, c.prefix)
+		if err != nil {
+			t.Fatalf("%s %q: %v", c.column, c.prefix, err)
+		}
+		switch c.column {
+		case "ExporterName":
+			slices.Sort(got)
+		case "SrcAddr", "SrcAS":
+			// Busiest first; check membership and order against Go.
+			if len(got) == 0 || len(got) > 20 {
+				t.Fatalf("%s %q: %v", c.column, c.prefix, got)
+			}
+			for _, v := range got {
+				if !strings.HasPrefix(strings.ToLower(v), strings.ToLower(c.prefix)) {
+					t.Errorf("%s %q: %q does not match", c.column, c.prefix, v)
+				}
+			}
+			continue
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s %q:\n-got  %q\n+want %q", c.column, c.prefix, got, c.want)
+		}
+	}
+	// Through the filter package's completion.
+	comp, err := filter.Complete(ctx, b2.flow, "HostName = 'c", 13, &b2)
+	if err != nil || len(comp.Candidates) != 1 || comp.Candidates[0].Text != "'cache-1'" {
+		t.Errorf("completion: %+v %v", comp, err)
+	}
+	if _, err := b2.Values(ctx, "Bytes", ""); err == nil {
+		t.Error("Values(Bytes) accepted")
+	}
+}
