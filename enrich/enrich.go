@@ -28,6 +28,7 @@ import (
 	"github.com/hostflow/hostflow/enrich/geoip"
 	"github.com/hostflow/hostflow/enrich/metadata"
 	"github.com/hostflow/hostflow/enrich/metadata/inband"
+	"github.com/hostflow/hostflow/enrich/metadata/snmp"
 	"github.com/hostflow/hostflow/enrich/metadata/static"
 	"github.com/hostflow/hostflow/enrich/networks"
 	"github.com/hostflow/hostflow/flow"
@@ -41,6 +42,7 @@ type Config struct {
 	// the first provider that knows it wins.
 	Providers []string      `yaml:"providers"`
 	InBand    inband.Config `yaml:"inband"`
+	SNMP      snmp.Config   `yaml:"snmp"`
 	Static    static.Config `yaml:"static"`
 
 	GeoIP geoip.Config `yaml:"geoip"`
@@ -74,6 +76,7 @@ type Config struct {
 // Provider names.
 const (
 	ProviderInBand = "inband"
+	ProviderSNMP   = "snmp"
 	ProviderStatic = "static"
 )
 
@@ -87,8 +90,9 @@ const (
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		Providers:           []string{ProviderInBand, ProviderStatic},
+		Providers:           []string{ProviderInBand, ProviderSNMP, ProviderStatic},
 		InBand:              inband.DefaultConfig(),
+		SNMP:                snmp.DefaultConfig(),
 		Static:              static.DefaultConfig(),
 		GeoIP:               geoip.DefaultConfig(),
 		ASProviders:         []string{ASFlow, ASGeoIP},
@@ -105,7 +109,7 @@ func DefaultConfig() Config {
 // Validate checks the configuration, including every sub-section.
 func (c *Config) Validate() error {
 	var errs []error
-	known := []string{ProviderInBand, ProviderStatic}
+	known := []string{ProviderInBand, ProviderSNMP, ProviderStatic}
 	for i, p := range c.Providers {
 		if !slices.Contains(known, p) {
 			errs = append(errs, config.Errorf(fmt.Sprintf("providers.%d", i), "unknown provider %q (want %s)", p, strings.Join(known, ", ")))
@@ -134,6 +138,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs,
 		config.Prefix("inband", c.InBand.Validate()),
+		config.Prefix("snmp", c.SNMP.Validate()),
 		config.Prefix("static", c.Static.Validate()),
 		config.Prefix("geoip", c.GeoIP.Validate()),
 		config.Prefix("networks", c.Networks.Validate()),
@@ -222,6 +227,13 @@ func New(cfg Config, deps Dependencies) (*Enricher, error) {
 			}
 			en.chain = append(en.chain, en.inband)
 			en.components = append(en.components, daemon.Named{Name: "inband", Component: en.inband})
+		case ProviderSNMP:
+			p, err := snmp.New(cfg.SNMP, r, en.onChange)
+			if err != nil {
+				return nil, err
+			}
+			en.chain = append(en.chain, p)
+			en.components = append(en.components, daemon.Named{Name: "snmp", Component: p})
 		case ProviderStatic:
 			p, err := static.New(cfg.Static)
 			if err != nil {
