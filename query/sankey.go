@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hostflow/hostflow/flow"
 	"github.com/hostflow/hostflow/query/filter"
 )
 
@@ -80,18 +81,11 @@ func (b *Builder) sankeyPlan(req SankeyRequest) (*plan, error) {
 	start, end = alignDown(start, table.resolution), alignDown(end.Add(table.resolution-time.Second), table.resolution)
 	value, _, _ := b.valueExpr(req.Unit, table)
 	p := filter.NewParams("")
-	var ds, sel, labels []string
-	for i, d := range dims {
-		name := fmt.Sprintf("d%d", i)
-		ds = append(ds, name)
-		sel = append(sel, d.Name+" AS "+name)
-		labels = append(labels, fmt.Sprintf("any(%s) AS l%d", name, i))
-	}
-	dl := strings.Join(ds, ", ")
-	sql := "SELECT r, " + strings.Join(labels, ", ") + ", sum(v) AS v\nFROM (\n" +
+	dl, sel, labels := dimensionSQL(dims)
+	sql := "SELECT r, " + labels + ", sum(v) AS v\nFROM (\n" +
 		"  SELECT " + dl + ", v, least(row_number() OVER (ORDER BY v DESC, " + dl + "), " + itoa(int64(limit+1)) + ") AS r\n" +
 		"  FROM (\n" +
-		"    SELECT " + strings.Join(sel, ", ") + ", " + value + " AS v\n" +
+		"    SELECT " + sel + ", " + value + " AS v\n" +
 		"    FROM " + b.qualified(table.name) + "\n" +
 		"    WHERE " + timeFilter(p, start, end) + " AND " + f.SQL(p) + "\n" +
 		"    GROUP BY " + dl + "\n" +
@@ -155,4 +149,18 @@ func sankeyGraph(paths []SankeyPath) ([]SankeyNode, []SankeyLink) {
 		}
 	}
 	return nodes, links
+}
+
+// dimensionSQL names the dimensions d0, d1, ... for the inner queries and
+// returns their list, the inner SELECT expressions and the outer label
+// aggregates (any(d0) AS l0, ...).
+func dimensionSQL(dims []*flow.Column) (list, sel, labels string) {
+	var ds, ss, ls []string
+	for i, d := range dims {
+		name := fmt.Sprintf("d%d", i)
+		ds = append(ds, name)
+		ss = append(ss, d.Name+" AS "+name)
+		ls = append(ls, fmt.Sprintf("any(%s) AS l%d", name, i))
+	}
+	return strings.Join(ds, ", "), strings.Join(ss, ", "), strings.Join(ls, ", ")
 }

@@ -2,10 +2,8 @@ package query
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hostflow/hostflow/flow"
@@ -202,14 +200,7 @@ func (b *Builder) tsPlan(req TimeSeriesRequest, f *filter.Filter, dims []*flow.C
 		sql = "SELECT " + bucket + " AS t, 0 AS r, " + value + " AS v\nFROM " + b.qualified(table.name) +
 			"\nWHERE " + where + "\nGROUP BY t\nORDER BY t"
 	} else {
-		var ds, sel, labels []string
-		for i, d := range dims {
-			name := fmt.Sprintf("d%d", i)
-			ds = append(ds, name)
-			sel = append(sel, d.Name+" AS "+name)
-			labels = append(labels, fmt.Sprintf("any(%s) AS l%d", name, i))
-		}
-		dl := strings.Join(ds, ", ")
+		dl, sel, labels := dimensionSQL(dims)
 		var score string
 		switch req.TopBy {
 		case TopByMax:
@@ -219,12 +210,12 @@ func (b *Builder) tsPlan(req TimeSeriesRequest, f *filter.Filter, dims []*flow.C
 		default:
 			score = "sum(v)"
 		}
-		sql = "SELECT t, r, " + strings.Join(labels, ", ") + ", sum(v) AS v\nFROM (\n" +
+		sql = "SELECT t, r, " + labels + ", sum(v) AS v\nFROM (\n" +
 			"  SELECT t, " + dl + ", v, least(dense_rank() OVER (ORDER BY score DESC, " + dl + "), " + itoa(int64(limit+1)) + ") AS r\n" +
 			"  FROM (\n" +
 			"    SELECT t, " + dl + ", v, " + score + " OVER (PARTITION BY " + dl + ") AS score\n" +
 			"    FROM (\n" +
-			"      SELECT " + bucket + " AS t, " + strings.Join(sel, ", ") + ", " + value + " AS v\n" +
+			"      SELECT " + bucket + " AS t, " + sel + ", " + value + " AS v\n" +
 			"      FROM " + b.qualified(table.name) + "\n" +
 			"      WHERE " + where + "\n" +
 			"      GROUP BY t, " + dl + "\n" +
