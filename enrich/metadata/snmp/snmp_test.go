@@ -15,6 +15,7 @@ import (
 
 	"github.com/hostflow/hostflow/enrich/iptrie"
 	"github.com/hostflow/hostflow/enrich/metadata"
+	"github.com/hostflow/hostflow/enrich/metadata/snmp/snmptest"
 	"github.com/hostflow/hostflow/internal/config"
 	"github.com/hostflow/hostflow/internal/daemon"
 )
@@ -74,25 +75,25 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // TestV2cOverIPv6 polls a real snmpd reachable only over IPv6 and checks
 // the names against the namespace's real interfaces.
 func TestV2cOverIPv6(t *testing.T) {
-	l := newLab(t)
+	l := snmptest.New(t)
 	// The wrong community is tried first: the provider must fall back to
 	// the second one and remember it.
-	p, ch, _ := newProvider(t, testConfig(Credentials{Prefixes: []iptrie.Prefix{{Prefix: l.subnet}},
-		Version: "2c", Communities: []string{"not-this-one", labCommunity}}))
-	k := metadata.MakeKey(l.agent, 0)
+	p, ch, _ := newProvider(t, testConfig(Credentials{Prefixes: []iptrie.Prefix{{Prefix: l.Subnet}},
+		Version: "2c", Communities: []string{"not-this-one", snmptest.Community}}))
+	k := metadata.MakeKey(l.Agent, 0)
 
 	// First lookups miss and queue one batched poll; they never block.
 	if p.FillExporter(k, &metadata.Exporter{}) {
 		t.Fatal("sysName known before any poll")
 	}
-	for idx := range l.ifaces {
+	for idx := range l.Ifaces {
 		if p.FillInterface(k, idx, &metadata.Interface{}) {
 			t.Fatalf("ifIndex %d known before any poll", idx)
 		}
 	}
 	// Interfaces asked while the first poll runs join the next one.
 	waitFor(t, "answers", func() bool {
-		for idx := range l.ifaces {
+		for idx := range l.Ifaces {
 			if !p.FillInterface(k, idx, &metadata.Interface{}) {
 				return false
 			}
@@ -106,7 +107,7 @@ func TestV2cOverIPv6(t *testing.T) {
 	if e.Name != host {
 		t.Errorf("sysName %q, want %q", e.Name, host)
 	}
-	for idx, name := range l.ifaces {
+	for idx, name := range l.Ifaces {
 		var i metadata.Interface
 		if !p.FillInterface(k, idx, &i) {
 			t.Errorf("ifIndex %d (%s): unknown", idx, name)
@@ -115,9 +116,9 @@ func TestV2cOverIPv6(t *testing.T) {
 		if i.Name != name {
 			t.Errorf("ifIndex %d: name %q, want %q (from /sys/class/net)", idx, i.Name, name)
 		}
-		if idx == l.aliased {
-			if i.Description != labAlias || i.Speed != 10000 {
-				t.Errorf("ifIndex %d: description %q speed %d, want %q 10000 (veth)", idx, i.Description, i.Speed, labAlias)
+		if idx == l.Aliased {
+			if i.Description != snmptest.Alias || i.Speed != 10000 {
+				t.Errorf("ifIndex %d: description %q speed %d, want %q 10000 (veth)", idx, i.Description, i.Speed, snmptest.Alias)
 			}
 		}
 	}
@@ -128,11 +129,11 @@ func TestV2cOverIPv6(t *testing.T) {
 	waitFor(t, "negative entry", func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		en := p.devices[l.agent].ifaces[999]
+		en := p.devices[l.Agent].ifaces[999]
 		return en != nil && !en.ok && !en.retry.IsZero()
 	})
 	p.mu.Lock()
-	community := p.devices[l.agent].community
+	community := p.devices[l.Agent].community
 	p.mu.Unlock()
 	if community != 1 {
 		t.Errorf("working community index %d, want 1", community)
@@ -141,32 +142,32 @@ func TestV2cOverIPv6(t *testing.T) {
 
 // TestV3OverIPv6 polls with each security level and protocol snmpd offers.
 func TestV3OverIPv6(t *testing.T) {
-	l := newLab(t)
+	l := snmptest.New(t)
 	host, _ := os.Hostname()
 	tests := []Credentials{
-		{User: "hfsha", AuthProtocol: "SHA", AuthPassphrase: labAuthPass, PrivProtocol: "AES", PrivPassphrase: labPrivPass},
-		{User: "hfsha512", AuthProtocol: "SHA512", AuthPassphrase: labAuthPass, PrivProtocol: "AES256", PrivPassphrase: labPrivPass},
-		{User: "hfsha224", AuthProtocol: "SHA224", AuthPassphrase: labAuthPass, PrivProtocol: "AES192", PrivPassphrase: labPrivPass},
-		{User: "hfmd5des", AuthProtocol: "MD5", AuthPassphrase: labAuthPass, PrivProtocol: "DES", PrivPassphrase: labPrivPass},
-		{User: "hfauth", AuthProtocol: "SHA256", AuthPassphrase: labAuthPass},
+		{User: "hfsha", AuthProtocol: "SHA", AuthPassphrase: snmptest.AuthPass, PrivProtocol: "AES", PrivPassphrase: snmptest.PrivPass},
+		{User: "hfsha512", AuthProtocol: "SHA512", AuthPassphrase: snmptest.AuthPass, PrivProtocol: "AES256", PrivPassphrase: snmptest.PrivPass},
+		{User: "hfsha224", AuthProtocol: "SHA224", AuthPassphrase: snmptest.AuthPass, PrivProtocol: "AES192", PrivPassphrase: snmptest.PrivPass},
+		{User: "hfmd5des", AuthProtocol: "MD5", AuthPassphrase: snmptest.AuthPass, PrivProtocol: "DES", PrivPassphrase: snmptest.PrivPass},
+		{User: "hfauth", AuthProtocol: "SHA256", AuthPassphrase: snmptest.AuthPass},
 		{User: "hfnoauth"},
 	}
 	for _, cred := range tests {
 		t.Run(cred.User, func(t *testing.T) {
-			cred.Version, cred.Prefixes = "3", []iptrie.Prefix{{Prefix: l.subnet}}
+			cred.Version, cred.Prefixes = "3", []iptrie.Prefix{{Prefix: l.Subnet}}
 			p, _, _ := newProvider(t, testConfig(cred))
-			k := metadata.MakeKey(l.agent, 0)
+			k := metadata.MakeKey(l.Agent, 0)
 			p.FillExporter(k, &metadata.Exporter{})
-			p.FillInterface(k, l.aliased, &metadata.Interface{})
+			p.FillInterface(k, l.Aliased, &metadata.Interface{})
 			waitFor(t, "v3 answer", func() bool {
-				return p.FillInterface(k, l.aliased, &metadata.Interface{})
+				return p.FillInterface(k, l.Aliased, &metadata.Interface{})
 			})
 			var e metadata.Exporter
 			var i metadata.Interface
 			p.FillExporter(k, &e)
-			p.FillInterface(k, l.aliased, &i)
-			if e.Name != host || i.Name != l.ifaces[l.aliased] || i.Description != labAlias {
-				t.Errorf("got %q / %+v, want %q / %s %q", e.Name, i, host, l.ifaces[l.aliased], labAlias)
+			p.FillInterface(k, l.Aliased, &i)
+			if e.Name != host || i.Name != l.Ifaces[l.Aliased] || i.Description != snmptest.Alias {
+				t.Errorf("got %q / %+v, want %q / %s %q", e.Name, i, host, l.Ifaces[l.Aliased], snmptest.Alias)
 			}
 		})
 	}
@@ -174,19 +175,19 @@ func TestV3OverIPv6(t *testing.T) {
 
 // TestAgentOverride polls another address than the exporter's.
 func TestAgentOverride(t *testing.T) {
-	l := newLab(t)
+	l := snmptest.New(t)
 	cfg := testConfig(Credentials{Prefixes: []iptrie.Prefix{prefix("2001:db8::/32")}, Version: "2c",
-		Communities: []string{labCommunity}})
-	cfg.Agents = []Agent{{Prefix: prefix("2001:db8::1/128"), Address: "[" + l.agent.String() + "]:161"}}
+		Communities: []string{snmptest.Community}})
+	cfg.Agents = []Agent{{Prefix: prefix("2001:db8::1/128"), Address: "[" + l.Agent.String() + "]:161"}}
 	p, _, _ := newProvider(t, cfg)
 	k := metadata.MakeKey(netip.MustParseAddr("2001:db8::1"), 0)
-	p.FillInterface(k, l.aliased, &metadata.Interface{})
-	waitFor(t, "answer via the override", func() bool { return p.FillInterface(k, l.aliased, &metadata.Interface{}) })
+	p.FillInterface(k, l.Aliased, &metadata.Interface{})
+	waitFor(t, "answer via the override", func() bool { return p.FillInterface(k, l.Aliased, &metadata.Interface{}) })
 }
 
 // TestWrongCredentials: clear errors and metrics, no hang.
 func TestWrongCredentials(t *testing.T) {
-	l := newLab(t)
+	l := snmptest.New(t)
 	tests := []struct {
 		name   string
 		cred   Credentials
@@ -196,15 +197,15 @@ func TestWrongCredentials(t *testing.T) {
 		{"community", Credentials{Version: "2c", Communities: []string{"wrong"}}, "timeout",
 			"with any of 1 communities (wrong community, agent ACL, or agent unreachable)"},
 		{"v3 auth passphrase", Credentials{Version: "3", User: "hfsha", AuthProtocol: "SHA", AuthPassphrase: "wrongpass123",
-			PrivProtocol: "AES", PrivPassphrase: labPrivPass}, "auth", `user \"hfsha\": the agent refused authentication`},
-		{"v3 user", Credentials{Version: "3", User: "nobody", AuthProtocol: "SHA", AuthPassphrase: labAuthPass},
+			PrivProtocol: "AES", PrivPassphrase: snmptest.PrivPass}, "auth", `user \"hfsha\": the agent refused authentication`},
+		{"v3 user", Credentials{Version: "3", User: "nobody", AuthProtocol: "SHA", AuthPassphrase: snmptest.AuthPass},
 			"auth", `user \"nobody\": the agent refused authentication`},
-		{"v3 privacy passphrase", Credentials{Version: "3", User: "hfsha", AuthProtocol: "SHA", AuthPassphrase: labAuthPass,
+		{"v3 privacy passphrase", Credentials{Version: "3", User: "hfsha", AuthProtocol: "SHA", AuthPassphrase: snmptest.AuthPass,
 			PrivProtocol: "AES", PrivPassphrase: "wrongpriv123"}, "timeout", "wrong privacy passphrase"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.cred.Prefixes = []iptrie.Prefix{{Prefix: l.subnet}}
+			tt.cred.Prefixes = []iptrie.Prefix{{Prefix: l.Subnet}}
 			var logs syncBuffer
 			r := daemon.NewReporter(slog.New(slog.NewTextHandler(&logs, nil)), nil)
 			p, err := New(testConfig(tt.cred), r, func(metadata.Change) {})
@@ -218,15 +219,15 @@ func TestWrongCredentials(t *testing.T) {
 					t.Logf("provider log:\n%s", logs.String())
 				}
 			}()
-			k := metadata.MakeKey(l.agent, 0)
-			p.FillInterface(k, l.aliased, &metadata.Interface{})
+			k := metadata.MakeKey(l.Agent, 0)
+			p.FillInterface(k, l.Aliased, &metadata.Interface{})
 			waitFor(t, "a failed request", func() bool {
 				return testutil.ToFloat64(p.requests.WithLabelValues(tt.result)) >= 1 && strings.Contains(logs.String(), "SNMP poll failed")
 			})
 			if !strings.Contains(logs.String(), tt.log) {
 				t.Errorf("log does not explain the failure (want %q):\n%s", tt.log, logs.String())
 			}
-			if p.FillInterface(k, l.aliased, &metadata.Interface{}) {
+			if p.FillInterface(k, l.Aliased, &metadata.Interface{}) {
 				t.Error("interface known with wrong credentials")
 			}
 		})

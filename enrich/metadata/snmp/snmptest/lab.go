@@ -1,4 +1,7 @@
-package snmp
+// Package snmptest starts a real net-snmp snmpd in a network namespace
+// reachable only over IPv6, for tests of SNMP polling. It needs root and
+// the snmpd binary; tests skip otherwise.
+package snmptest
 
 import (
 	"bytes"
@@ -16,23 +19,27 @@ import (
 	"github.com/gosnmp/gosnmp"
 )
 
-// lab is a network namespace reachable from the test only over IPv6, with
+// Lab is a network namespace reachable from the test only over IPv6, with
 // a real net-snmp snmpd listening on its IPv6 address.
-type lab struct {
+type Lab struct {
 	ns      string
-	agent   netip.Addr        // snmpd's address (in the namespace)
-	subnet  netip.Prefix      // the veth's /64
-	ifaces  map[uint32]string // ifIndex → name, read from /sys/class/net in the namespace
-	aliased uint32            // ifIndex given an ifAlias
+	Agent   netip.Addr        // snmpd's address (in the namespace)
+	Subnet  netip.Prefix      // the veth's /64, shared with the test's side
+	Ifaces  map[uint32]string // ifIndex → name, read from /sys/class/net in the namespace
+	Aliased uint32            // ifIndex given the ifAlias Alias
 	log     *bytes.Buffer
 }
 
-// Users configured in snmpd (passphrases are test-only).
+// What snmpd is configured with (passphrases are test-only). v3 users:
+// hfsha (SHA/AES), hfsha512 (SHA-512/AES-256), hfsha224 (SHA-224/AES-192),
+// hfmd5des (MD5/DES), all authPriv; hfauth (SHA-256, authNoPriv); hfnoauth
+// (noAuthNoPriv).
 const (
-	labCommunity = "hostflowtest"
-	labAuthPass  = "authpass123"
-	labPrivPass  = "privpass123"
-	labAlias     = "uplink to core"
+	Community  = "hostflowtest"
+	AuthPass   = "authpass123"
+	PrivPass   = "privpass123"
+	Alias      = "uplink to core"
+	oidSysName = ".1.3.6.1.2.1.1.5.0"
 )
 
 var labSeq atomic.Int32
@@ -46,7 +53,8 @@ func run(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-func newLab(t *testing.T) *lab {
+// New starts a lab; everything is removed when the test ends.
+func New(t *testing.T) *Lab {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create network namespaces")
@@ -56,7 +64,7 @@ func newLab(t *testing.T) *lab {
 		t.Skip("snmpd not installed (Debian package snmpd; scripts/setup.sh test installs it)")
 	}
 	id := fmt.Sprintf("%d%d", os.Getpid()%100000, labSeq.Add(1))
-	l := &lab{ns: "hfsnmp" + id, log: &bytes.Buffer{}}
+	l := &Lab{ns: "hfsnmp" + id, log: &bytes.Buffer{}}
 	hostIf, nsIf := "hfsa"+id, "hfsb"+id
 	if len(hostIf) > 15 {
 		t.Fatalf("interface name %s too long", hostIf)
@@ -68,19 +76,19 @@ func newLab(t *testing.T) *lab {
 	run(t, "ip", "link", "set", nsIf, "netns", l.ns)
 	// IPv6 only: a ULA /64 per lab, no IPv4 address anywhere.
 	n, _ := strconv.Atoi(id)
-	l.subnet = netip.MustParsePrefix(fmt.Sprintf("fd00:%x:%x::/64", n>>16, n&0xffff))
-	host := l.subnet.Addr().Next()
-	l.agent = host.Next()
+	l.Subnet = netip.MustParsePrefix(fmt.Sprintf("fd00:%x:%x::/64", n>>16, n&0xffff))
+	host := l.Subnet.Addr().Next()
+	l.Agent = host.Next()
 	run(t, "ip", "addr", "add", host.String()+"/64", "dev", hostIf, "nodad")
 	run(t, "ip", "link", "set", hostIf, "up")
-	run(t, "ip", "-n", l.ns, "addr", "add", l.agent.String()+"/64", "dev", nsIf, "nodad")
+	run(t, "ip", "-n", l.ns, "addr", "add", l.Agent.String()+"/64", "dev", nsIf, "nodad")
 	run(t, "ip", "-n", l.ns, "link", "set", nsIf, "up")
 	run(t, "ip", "-n", l.ns, "link", "set", "lo", "up")
 	// More real interfaces for the agent to describe.
 	run(t, "ip", "-n", l.ns, "link", "add", "hfup0", "type", "veth", "peer", "name", "hfup1")
 
 	// The namespace's real interfaces, as the kernel lists them.
-	l.ifaces = map[uint32]string{}
+	l.Ifaces = map[uint32]string{}
 	out := run(t, "ip", "netns", "exec", l.ns, "sh", "-c",
 		`for d in /sys/class/net/*; do echo "$(cat $d/ifindex) ${d##*/}"; done`)
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -89,9 +97,9 @@ func newLab(t *testing.T) *lab {
 		if err != nil || len(f) != 2 {
 			t.Fatalf("bad /sys/class/net line %q", line)
 		}
-		l.ifaces[uint32(idx)] = f[1]
+		l.Ifaces[uint32(idx)] = f[1]
 		if f[1] == nsIf {
-			l.aliased = uint32(idx)
+			l.Aliased = uint32(idx)
 		}
 	}
 
@@ -114,7 +122,7 @@ rouser hfmd5des priv
 rouser hfauth auth
 rouser hfnoauth noauth
 override .1.3.6.1.2.1.31.1.1.1.18.%[6]d octet_str "%[7]s"
-`, l.agent, labCommunity, l.subnet, labAuthPass, labPrivPass, l.aliased, labAlias)), 0o600)
+`, l.Agent, Community, l.Subnet, AuthPass, PrivPass, l.Aliased, Alias)), 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,11 +144,11 @@ override .1.3.6.1.2.1.31.1.1.1.18.%[6]d octet_str "%[7]s"
 }
 
 // waitReady polls sysName until snmpd answers (bounded).
-func (l *lab) waitReady(t *testing.T) {
+func (l *Lab) waitReady(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		g := &gosnmp.GoSNMP{Target: l.agent.String(), Port: 161, Transport: "udp", Community: labCommunity,
+		g := &gosnmp.GoSNMP{Target: l.Agent.String(), Port: 161, Transport: "udp", Community: Community,
 			Version: gosnmp.Version2c, Timeout: 200 * time.Millisecond, Retries: 0}
 		if err := g.Connect(); err == nil {
 			_, err = g.Get([]string{oidSysName})
