@@ -39,7 +39,11 @@ const reorderWindow = 1024
 const uptimeSlack = 2000
 
 type seqTracker struct {
-	streams   map[seqKey]*seqState
+	streams map[seqKey]*seqState
+	// The last stream looked up: an agent usually sends several datagrams
+	// in a row, and the same socket keeps receiving from it.
+	lastKey   seqKey
+	last      *seqState
 	max       int
 	timeout   uint32 // seconds
 	lastSweep uint32
@@ -53,7 +57,10 @@ func newSeqTracker(max int, timeoutSeconds uint32) *seqTracker {
 // observe records datagram seq of stream k with the agent's uptime, at time
 // now (Unix seconds). lost is the number of datagrams skipped over (seqNext).
 func (t *seqTracker) observe(k seqKey, seq, uptime, now uint32) (ev seqEvent, lost uint32) {
-	st := t.streams[k]
+	st := t.last
+	if st == nil || k != t.lastKey {
+		st = t.streams[k]
+	}
 	if st == nil {
 		if len(t.streams) >= t.max {
 			t.sweep(now)
@@ -61,9 +68,12 @@ func (t *seqTracker) observe(k seqKey, seq, uptime, now uint32) (ev seqEvent, lo
 				return seqUntracked, 0
 			}
 		}
-		t.streams[k] = &seqState{seq: seq, uptime: uptime, lastSeen: now}
+		st = &seqState{seq: seq, uptime: uptime, lastSeen: now}
+		t.streams[k] = st
+		t.lastKey, t.last = k, st
 		return seqFirst, 0
 	}
+	t.lastKey, t.last = k, st
 	st.lastSeen = now
 	if d := seq - st.seq; d != 0 && d < 1<<31 {
 		// Forward (modulo 2^32). Uptime may have wrapped (49.7 days), so
@@ -83,6 +93,7 @@ func (t *seqTracker) observe(k seqKey, seq, uptime, now uint32) (ev seqEvent, lo
 // full and from maybeSweep, at most once a minute.
 func (t *seqTracker) sweep(now uint32) {
 	t.lastSweep = now
+	t.last = nil
 	for k, st := range t.streams {
 		if now > st.lastSeen && now-st.lastSeen > t.timeout {
 			delete(t.streams, k)
