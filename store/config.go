@@ -100,7 +100,7 @@ func DefaultConfig() Config {
 			schema.InterfaceCounters: Duration(30 * day), schema.HostCounters: Duration(30 * day),
 			schema.Exporters: Duration(7 * day), schema.Interfaces: Duration(7 * day),
 		},
-		DisabledColumns: []string{"SrcMAC", "DstMAC", "IPFragmentID", "IPFragmentOffset", "IPv6FlowLabel"},
+		DisabledColumns: []string{"SrcMAC", "DstMAC", "SrcVlan", "DstVlan", "NextHop", "IPFragmentID", "IPFragmentOffset", "IPv6FlowLabel"},
 	}
 }
 

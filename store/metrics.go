@@ -7,18 +7,19 @@ import (
 )
 
 type metrics struct {
-	rows           *prometheus.CounterVec // table, result
-	blocks         *prometheus.CounterVec // table, result
-	droppedRows    *prometheus.CounterVec // table, reason
-	replayedRows   *prometheus.CounterVec
-	replayedBlocks *prometheus.CounterVec
-	insertDuration *prometheus.HistogramVec
-	insertErrors   prometheus.Counter
-	queueFull      prometheus.Counter
-	queryDuration  prometheus.Observer
-	queryErrors    prometheus.Counter
-	partsDropped   *prometheus.CounterVec
-	diskBytes      prometheus.Gauge
+	rows             *prometheus.CounterVec // table, result
+	blocks           *prometheus.CounterVec // table, result
+	droppedRows      *prometheus.CounterVec // table, reason
+	replayedRows     *prometheus.CounterVec
+	replayedBlocks   *prometheus.CounterVec
+	insertDuration   *prometheus.HistogramVec
+	insertErrors     prometheus.Counter
+	queueFull        prometheus.Counter
+	queryDuration    prometheus.Observer
+	queryErrors      prometheus.Counter
+	partsDropped     *prometheus.CounterVec
+	completionErrors prometheus.Counter
+	diskBytes        prometheus.Gauge
 
 	tables [nKinds]string
 }
@@ -39,9 +40,10 @@ func newMetrics(r *daemon.Reporter, s *Store) *metrics {
 		queueFull:    r.Counter("queue_full_total", "Blocks sent straight to the spool because the writer queue was full."),
 		queryDuration: r.HistogramVec("query_duration_seconds", "Query latency.",
 			[]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}).WithLabelValues(),
-		queryErrors:  r.Counter("query_errors_total", "Failed queries."),
-		partsDropped: r.CounterVec("partitions_dropped_total", "Partitions dropped to respect max-disk-bytes.", "table"),
-		diskBytes:    r.Gauge("disk_bytes", "Bytes on disk of the store's tables (active parts), when max-disk-bytes is set."),
+		queryErrors:      r.Counter("query_errors_total", "Failed queries."),
+		partsDropped:     r.CounterVec("partitions_dropped_total", "Partitions dropped to respect max-disk-bytes.", "table"),
+		completionErrors: r.Counter("completion_errors_total", "Failed refreshes of the exporters/interfaces tables."),
+		diskBytes:        r.Gauge("disk_bytes", "Bytes on disk of the store's tables (active parts), when max-disk-bytes is set."),
 	}
 	for i := range s.kinds {
 		m.tables[i] = s.kinds[i].table

@@ -3,34 +3,14 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/hostflow/hostflow/store/schema"
 )
-
-// retentionPeriod is how often the size cap is checked.
-const retentionPeriod = time.Minute
 
 // sizeVictims is the order in which tables give up their oldest partition
 // when the database is over max-disk-bytes: raw data first (largest, and
 // the rollups keep its aggregates), the coarsest rollup last.
 var sizeVictims = []string{schema.Flows, schema.InterfaceCounters, schema.HostCounters, schema.Flows1m, schema.Flows5m, schema.Flows1h}
-
-func (s *Store) retention() {
-	defer s.wg.Done()
-	t := time.NewTicker(retentionPeriod)
-	defer t.Stop()
-	for {
-		if err := s.enforceSize(context.Background()); err != nil {
-			s.r.Limited("retention", "size cap check failed", "error", err)
-		}
-		select {
-		case <-s.stopFlusher:
-			return
-		case <-t.C:
-		}
-	}
-}
 
 // enforceSize drops oldest partitions until the active parts of the
 // database fit in max-disk-bytes. A table keeps at least its newest
@@ -56,7 +36,7 @@ func (s *Store) enforceSize(ctx context.Context) error {
 		for total > int64(s.cfg.MaxDiskBytes) && len(parts[table]) > 1 {
 			id := parts[table][0]
 			parts[table] = parts[table][1:]
-			if err := s.tr.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DROP PARTITION ID '%s'", s.cfg.Database, table, id)); err != nil {
+			if err := s.tr.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DROP PARTITION ID '%s'", s.cfg.Database, table, id), nil); err != nil {
 				return err
 			}
 			total -= sizes[table+"/"+id]

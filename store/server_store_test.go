@@ -46,7 +46,7 @@ func TestServerStoreSpoolAndReplay(t *testing.T) {
 	}
 	defer admin.Close()
 	for _, sql := range []string{"CREATE DATABASE hf", compatFlowsDDL(t, "hf")} {
-		if err := admin.Exec(ctx, sql); err != nil {
+		if err := admin.Exec(ctx, sql, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

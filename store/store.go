@@ -72,6 +72,7 @@ type Store struct {
 	tr    transport.Transport
 	spool *spool.Spool
 	ws    writerState
+	seen  window // flows inserted since the last completion refresh
 
 	qmu    sync.RWMutex // guards closed and sends on queue
 	closed bool
@@ -151,12 +152,9 @@ func (s *Store) Start(ctx context.Context) error {
 	s.writerDone = make(chan struct{})
 	s.r.RegisterHealth("writer", s.health)
 	go s.writer()
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.flusher()
-	if s.cfg.MaxDiskBytes > 0 {
-		s.wg.Add(1)
-		go s.retention()
-	}
+	go s.housekeeping()
 	s.started = true
 	return nil
 }
@@ -180,6 +178,9 @@ func (s *Store) Stop() error {
 	close(s.queue)
 	s.qmu.Unlock()
 	<-s.writerDone
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s.refreshCompletion(ctx)
 	return s.tr.Close()
 }
 
@@ -222,6 +223,7 @@ func (s *Store) Sync(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	s.refreshCompletion(ctx)
 	return nil
 }
 
@@ -245,7 +247,7 @@ func (s *Store) Exec(ctx context.Context, sql string) error {
 	if s.tr == nil {
 		return errors.New("store: not started")
 	}
-	return s.tr.Exec(ctx, sql)
+	return s.tr.Exec(ctx, sql, nil)
 }
 
 func firstLine(s string) string {

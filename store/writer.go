@@ -114,6 +114,9 @@ func (s *Store) write(it item) {
 		return
 	}
 	s.m.written(it, "inserted")
+	if it.kind == kindFlows {
+		s.seen.add(it.block)
+	}
 	s.recycle(it)
 }
 
@@ -175,6 +178,9 @@ func (s *Store) replay(all bool) {
 		}
 		if err := s.insert(table, b); err != nil {
 			return
+		}
+		if table == s.kinds[kindFlows].table {
+			s.seen.add(b)
 		}
 		s.m.replayedRows.WithLabelValues(table).Add(float64(b.Rows))
 		s.m.replayedBlocks.WithLabelValues(table).Inc()

@@ -114,7 +114,7 @@ func TestQueryWithParams(t *testing.T) {
 func TestInsertNativeBinarySafe(t *testing.T) {
 	tr := engine(t)
 	ctx := context.Background()
-	if err := tr.Exec(ctx, "CREATE TABLE default.t_bin (a UInt64, s LowCardinality(String), ip IPv6) ENGINE = MergeTree ORDER BY a"); err != nil {
+	if err := tr.Exec(ctx, "CREATE TABLE default.t_bin (a UInt64, s LowCardinality(String), ip IPv6) ENGINE = MergeTree ORDER BY a", nil); err != nil {
 		t.Fatal(err)
 	}
 	type rec struct {

@@ -91,13 +91,13 @@ func (t *Transport) reader(ctx context.Context) (*Conn, error) {
 }
 
 // Exec runs a statement on a query connection.
-func (t *Transport) Exec(ctx context.Context, sql string) error {
+func (t *Transport) Exec(ctx context.Context, sql string, params map[string]string) error {
 	c, err := t.reader(ctx)
 	if err != nil {
 		return err
 	}
 	defer func() { t.readers <- c }()
-	_, _, err = c.Query(sql, "TabSeparated", nil)
+	_, _, err = c.Query(sql, "TabSeparated", params)
 	return err
 }
 

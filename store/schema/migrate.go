@@ -12,7 +12,7 @@ import (
 
 // Executor is what migrations need from a transport.
 type Executor interface {
-	Exec(ctx context.Context, sql string) error
+	Exec(ctx context.Context, sql string, params map[string]string) error
 	Query(ctx context.Context, sql string, params map[string]string) (*transport.Result, error)
 }
 
@@ -42,7 +42,7 @@ type existingColumn struct{ typ, codec string }
 func (s *Schema) Migrate(ctx context.Context, ex Executor) ([]string, error) {
 	var applied []string
 	run := func(sql string) error {
-		if err := ex.Exec(ctx, sql); err != nil {
+		if err := ex.Exec(ctx, sql, nil); err != nil {
 			return fmt.Errorf("migrate: %w\nstatement: %s", err, firstLine(sql))
 		}
 		applied = append(applied, sql)
@@ -108,7 +108,7 @@ func (s *Schema) Migrate(ctx context.Context, ex Executor) ([]string, error) {
 	return applied, nil
 }
 
-var viewRe = regexp.MustCompile(`^(flows_1m|flows_5m|flows_1h|exporters|interfaces)_mv_[0-9a-f]{8}$`)
+var viewRe = regexp.MustCompile(`^(flows_1m|flows_5m|flows_1h|exporters|interfaces_in|interfaces_out|interfaces)_mv_[0-9a-f]{8}$`)
 
 func isOurView(name string) bool { return viewRe.MatchString(name) }
 

@@ -9,11 +9,12 @@
 //	                   fed by chained materialized views flows → 1m → 5m → 1h
 //	interface_counters interface counter samples
 //	host_counters      host counter samples
-//	exporters          exporter attributes seen in flows (ReplacingMergeTree)
-//	interfaces         interface attributes seen in flows (ReplacingMergeTree)
+//	exporters          exporter attributes seen in flows (ReplacingMergeTree),
+//	interfaces         interface attributes seen in flows; both refreshed by
+//	                   the store from recently inserted flows (CompletionRefresh)
 //
 // In cluster mode each of them is a Distributed table over a Replicated*
-// table named <name>_local, created ON CLUSTER; materialized views read and
+// table named <name>_local, created ON CLUSTER; the rollup views read and
 // write the local tables so every shard aggregates its own rows.
 package schema
 
@@ -278,7 +279,6 @@ func (s *Schema) Views() []View {
 					s.local(r.from), strings.Join(group, ", "))})
 		}
 	}
-	views = append(views, s.completionViews()...)
 	return views
 }
 

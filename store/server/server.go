@@ -118,7 +118,11 @@ func tlsConfig(o TLSOptions) (*tls.Config, error) {
 func (t *Transport) Version() string { return t.version }
 
 // Exec runs a statement.
-func (t *Transport) Exec(ctx context.Context, sql string) error {
+func (t *Transport) Exec(ctx context.Context, sql string, params map[string]string) error {
+	ctx, sql, err := t.bind(ctx, sql, params)
+	if err != nil {
+		return err
+	}
 	return t.conn.Exec(ctx, sql)
 }
 

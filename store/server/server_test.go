@@ -51,7 +51,7 @@ func TestServer1816InsertSelect(t *testing.T) {
 	t.Logf("server %s, server-side parameters: %v", tr.Version(), tr.serverParams)
 	if err := tr.Exec(ctx, `CREATE TABLE default.t (TimeReceived DateTime, ExporterName LowCardinality(String),
 		SrcAddr FixedString(16), SrcCountry FixedString(2), FlowDirection Enum8('undefined' = 0, 'ingress' = 1, 'egress' = 2),
-		Bytes UInt64, Extra UInt32 DEFAULT 7) ENGINE = MergeTree PARTITION BY toYYYYMMDD(TimeReceived) ORDER BY (TimeReceived, ExporterName)`); err != nil {
+		Bytes UInt64, Extra UInt32 DEFAULT 7) ENGINE = MergeTree PARTITION BY toYYYYMMDD(TimeReceived) ORDER BY (TimeReceived, ExporterName)`, nil); err != nil {
 		t.Fatal(err)
 	}
 	enc := native.NewEncoder(rowFields())

@@ -14,8 +14,9 @@ import (
 // Transport runs SQL against one ClickHouse engine. Implementations are safe
 // for concurrent use: inserts and queries use separate connections.
 type Transport interface {
-	// Exec runs a statement without result (DDL, ALTER).
-	Exec(ctx context.Context, sql string) error
+	// Exec runs a statement without result (DDL, ALTER, INSERT … SELECT),
+	// with optional bound parameters as in Query.
+	Exec(ctx context.Context, sql string, params map[string]string) error
 	// Query runs a SELECT with server-side bound parameters: sql refers to
 	// them as {name:Type} and params holds their values as text, never
 	// interpolated into the SQL.
