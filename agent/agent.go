@@ -42,10 +42,11 @@ type Agent struct {
 	links *counters.Links
 	host  *counters.Host
 
-	samples chan sampler.Sample
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	samples  chan sampler.Sample
+	ctx      context.Context
+	cancel   context.CancelFunc
+	loopWG   sync.WaitGroup
+	workerWG sync.WaitGroup
 
 	mu       sync.Mutex
 	samplers map[int]*tap // by ifIndex
@@ -116,18 +117,21 @@ func (a *Agent) Start(ctx context.Context) error {
 		a.closeProcs()
 		return err
 	}
-	a.wg.Add(2)
+	a.workerWG.Add(1)
 	go a.worker()
+	a.loopWG.Add(1)
 	go a.loop()
 	return nil
 }
 
-// Stop stops sampling, flushes and closes everything.
+// Stop stops sampling, flushes and closes everything, in the order data
+// flows: no more rescans, then samplers, then the worker, then the exporter.
 func (a *Agent) Stop() error {
 	if a.cancel == nil {
 		return nil
 	}
 	a.cancel()
+	a.loopWG.Wait()
 	a.mu.Lock()
 	var errs []error
 	for idx, t := range a.samplers {
@@ -136,7 +140,7 @@ func (a *Agent) Stop() error {
 	}
 	a.mu.Unlock()
 	close(a.samples)
-	a.wg.Wait()
+	a.workerWG.Wait()
 	errs = append(errs, a.exp.Stop())
 	a.closeProcs()
 	return errors.Join(errs...)
@@ -153,7 +157,7 @@ func (a *Agent) closeProcs() {
 // interval after it, with ±5 % jitter, so a fleet started together does not
 // report in lockstep.
 func (a *Agent) loop() {
-	defer a.wg.Done()
+	defer a.loopWG.Done()
 	rescan := time.NewTicker(a.cfg.Rescan)
 	defer rescan.Stop()
 	tick := time.NewTicker(time.Second)
@@ -306,7 +310,7 @@ func (a *Agent) poll(now time.Time, hostNext *time.Time) {
 
 // worker turns samples into flow samples: attribution, then packing.
 func (a *Agent) worker() {
-	defer a.wg.Done()
+	defer a.workerWG.Done()
 	var fs sflow.FlowSample
 	var hdr packet.Header
 	var res procmap.Result

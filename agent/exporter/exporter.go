@@ -162,10 +162,12 @@ type Exporter struct {
 	conns  []Conn // per collector, nil until dialed
 	start  time.Time
 
-	queue chan []byte
-	free  chan []byte
-	wg    sync.WaitGroup
-	stop  context.CancelFunc
+	queue   chan []byte
+	free    chan []byte
+	closed  bool // queue closed: samples are ignored
+	flushWG sync.WaitGroup
+	sendWG  sync.WaitGroup
+	stop    context.CancelFunc
 
 	flows     prometheus.Counter
 	counters  prometheus.Counter
@@ -228,8 +230,9 @@ func (e *Exporter) Start(ctx context.Context) error {
 	e.free = make(chan []byte, e.cfg.QueueSize+1)
 	e.dialAll(ctx)
 	e.r.Logger().Info("exporting", "agent", agent, "collectors", e.cols)
-	e.wg.Add(2)
+	e.flushWG.Add(1)
 	go e.flusher(ctx)
+	e.sendWG.Add(1)
 	go e.sender()
 	return nil
 }
@@ -292,7 +295,7 @@ func sourceKey(counter bool, typ, index uint32) uint64 {
 func (e *Exporter) AddFlow(s *sflow.FlowSample) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.packer == nil {
+	if e.packer == nil || e.closed {
 		return
 	}
 	s.Expanded = true
@@ -311,7 +314,7 @@ func (e *Exporter) AddFlow(s *sflow.FlowSample) {
 func (e *Exporter) AddCounters(s *sflow.CounterSample) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.packer == nil {
+	if e.packer == nil || e.closed {
 		return
 	}
 	s.Expanded = true
@@ -355,7 +358,7 @@ func (e *Exporter) enqueue(d []byte) error {
 }
 
 func (e *Exporter) flusher(ctx context.Context) {
-	defer e.wg.Done()
+	defer e.flushWG.Done()
 	flush := time.NewTicker(e.cfg.FlushInterval)
 	defer flush.Stop()
 	refresh := time.NewTicker(e.cfg.RefreshInterval)
@@ -363,10 +366,6 @@ func (e *Exporter) flusher(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			e.mu.Lock()
-			_ = e.packer.Flush()
-			e.mu.Unlock()
-			close(e.queue)
 			return
 		case <-flush.C:
 			e.mu.Lock()
@@ -400,7 +399,7 @@ func (e *Exporter) refresh(ctx context.Context) {
 // bucket so a burst (counter polls of many interfaces) does not overflow
 // socket or tunnel buffers.
 func (e *Exporter) sender() {
-	defer e.wg.Done()
+	defer e.sendWG.Done()
 	const burst = 64
 	tokens := float64(burst)
 	last := time.Now()
@@ -444,7 +443,15 @@ func (e *Exporter) Stop() error {
 		return nil
 	}
 	e.stop()
-	e.wg.Wait()
+	e.flushWG.Wait()
+	e.mu.Lock()
+	if !e.closed {
+		_ = e.packer.Flush()
+		e.closed = true
+		close(e.queue)
+	}
+	e.mu.Unlock()
+	e.sendWG.Wait()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var errs []error
