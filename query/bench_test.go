@@ -67,7 +67,7 @@ func benchStore(b *testing.B) (rollup, raw *Builder) {
 	// (Re)fill: data must cover the last 24 hours for the rollups' answer
 	// to match the raw table's.
 	for _, t := range []string{schema.Flows, schema.Flows1m, schema.Flows5m, schema.Flows1h} {
-		if err := tr.Exec(ctx, "TRUNCATE TABLE qbench."+t, nil); err != nil {
+		if _, err := tr.Query(ctx, "TRUNCATE TABLE qbench."+t, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -167,7 +167,7 @@ func openFixture() (*Builder, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	if err := tr.Exec(ctx, "DROP DATABASE IF EXISTS qtest SYNC", nil); err != nil {
+	if _, err := tr.Query(ctx, "DROP DATABASE IF EXISTS qtest SYNC", nil); err != nil {
 		return nil, err
 	}
 	if _, err := ss.Migrate(ctx, tr); err != nil {
