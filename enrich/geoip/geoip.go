@@ -272,7 +272,26 @@ func New(cfg Config, r *daemon.Reporter) (*DB, error) {
 			"Database (re)loads, by file and result (ok, error).", "database", "result"),
 	}
 	d.cur.Store(&Set{})
+	if len(d.paths) > 0 {
+		r.RegisterHealth("geoip", d.health)
+	}
 	return d, nil
+}
+
+// health fails while a configured database is not loaded (optional ones
+// that have not appeared yet, or files that never loaded).
+func (d *DB) health() error {
+	set := d.cur.Load()
+	var missing []string
+	for i, path := range d.paths {
+		if i >= len(set.dbs) || set.dbs[i] == nil {
+			missing = append(missing, path)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("GeoIP databases not loaded: %s", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // Start loads the databases (failing when one cannot be loaded, unless

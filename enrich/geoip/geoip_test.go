@@ -215,12 +215,18 @@ func TestStartErrors(t *testing.T) {
 	// Optional: starts empty and picks the file up when it appears.
 	cfg.Optional = true
 	cfg.CheckInterval = 100 * time.Millisecond
-	d2, _ := newDB(t, cfg)
+	d2, r2 := newDB(t, cfg)
 	if !d2.Current().Empty() {
 		t.Error("set not empty")
 	}
+	if err := r2.Health()["hostflow/geoip"]; err == nil || !strings.Contains(err.Error(), "nope.mmdb") {
+		t.Errorf("health while missing: %v", err)
+	}
 	writeDB(t, missing, "GeoLite2-City", map[string]mmdbtype.Map{"1.0.0.0/24": cityRecord("AU", "Sydney")})
 	waitFor(t, func() bool { got, _ := d2.Current().Lookup(netip.MustParseAddr("1.0.0.1")); return got.Country == "AU" })
+	if err := r2.Health()["hostflow/geoip"]; err != nil {
+		t.Errorf("health once loaded: %v", err)
+	}
 }
 
 func waitFor(t *testing.T, cond func() bool) {
