@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -100,7 +101,7 @@ func DefaultConfig() Config {
 			schema.InterfaceCounters: Duration(30 * day), schema.HostCounters: Duration(30 * day),
 			schema.Exporters: Duration(7 * day), schema.Interfaces: Duration(7 * day),
 		},
-		DisabledColumns: []string{"SrcMAC", "DstMAC", "SrcVlan", "DstVlan", "NextHop", "IPFragmentID", "IPFragmentOffset", "IPv6FlowLabel"},
+		DisabledColumns: slices.Clone(schema.DefaultDisabled),
 	}
 }
 

@@ -192,11 +192,15 @@ func (e *Encoder[T]) Append(r *T) {
 	for _, o := range e.strs {
 		c := &cols[o.col]
 		s := *(*string)(unsafe.Add(base, o.off))
+		n := len(c.Data)
 		switch {
 		case len(s) == 0: // most attribute columns of a flow are empty
 			c.Data = append(c.Data, 0)
-		case len(s) < 0x80:
-			c.Data = append(append(c.Data, byte(len(s))), s...)
+		case len(s) < 0x80 && cap(c.Data)-n > len(s):
+			// One bounds check and one copy instead of two appends.
+			c.Data = c.Data[:n+1+len(s)]
+			c.Data[n] = byte(len(s))
+			copy(c.Data[n+1:], s)
 		default:
 			c.Data = append(binary.AppendUvarint(c.Data, uint64(len(s))), s...)
 		}

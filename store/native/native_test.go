@@ -15,7 +15,7 @@ import (
 )
 
 func flowEncoder(t testing.TB) *native.Encoder[flow.Record] {
-	sc, err := schema.New(flow.NewSchema(), schema.Options{Database: "db"})
+	sc, err := schema.New(flow.NewSchema(), schema.Options{Database: "db", Disabled: schema.DefaultDisabled})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,6 +68,10 @@ var required = []string{
 	"EType", "Proto", "SrcAS", "DstAS", "ForwardingStatus", "Bytes", "Packets",
 }
 
+// DefaultDisabled are the columns off by default (as in Akvorado: L2,
+// next hop, fragments and flow label), enabled through the configuration.
+var DefaultDisabled = []string{"SrcMAC", "DstMAC", "SrcVlan", "DstVlan", "NextHop", "IPFragmentID", "IPFragmentOffset", "IPv6FlowLabel"}
+
 // rollupKey is the primary key of the rollup tables, coarse to fine.
 var rollupKey = []string{"TimeReceived", "ExporterAddress", "EType", "Proto", "InIfName", "SrcAS",
 	"ForwardingStatus", "OutIfName", "DstAS", "SamplingRate"}
