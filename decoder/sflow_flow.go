@@ -142,10 +142,12 @@ func withoutFCS(n uint32) uint32 {
 	return n
 }
 
-// sampledHeader parses the sampled packet header into r and sets Bytes:
-// the frame without its FCS for Ethernet, the IP packet for IPv4/IPv6
-// headers (frame_length − stripped, whatever the agent's convention for the
-// two: hsflowd +18/18, pmacct +4/4, hostflow +0/0), frame_length otherwise.
+// sampledHeader parses the sampled packet header into r and sets Bytes to
+// what the sampling interface counted: the frame without its FCS for
+// Ethernet; frame_length − stripped for IPv4/IPv6 headers (the IP packet,
+// whatever the agent's convention for a phantom link layer: hsflowd
+// +18/18, pmacct +4/4, hostflow +0/0), for MPLS and for PPP;
+// frame_length for protocols not parsed.
 func (s *SFlow) sampledHeader(h *sflow.SampledHeader, r *flow.Record) {
 	var link packet.LinkType
 	switch h.Protocol {
@@ -155,8 +157,15 @@ func (s *SFlow) sampledHeader(h *sflow.SampledHeader, r *flow.Record) {
 		if h.Stripped >= 4 {
 			r.Bytes = uint64(withoutFCS(h.FrameLength))
 		}
-	case sflow.HeaderIPv4, sflow.HeaderIPv6:
-		link = packet.LinkIP
+	case sflow.HeaderIPv4, sflow.HeaderIPv6, sflow.HeaderMPLS, sflow.HeaderPPP:
+		switch h.Protocol {
+		case sflow.HeaderMPLS:
+			link = packet.LinkMPLS
+		case sflow.HeaderPPP:
+			link = packet.LinkPPP
+		default:
+			link = packet.LinkIP
+		}
 		r.Bytes = uint64(h.FrameLength)
 		if h.FrameLength > h.Stripped {
 			r.Bytes = uint64(h.FrameLength - h.Stripped)

@@ -190,8 +190,32 @@ func TestSFlowFlowSamples(t *testing.T) {
 		},
 		{
 			name:   "header protocol the decoder does not parse: frame length only",
-			sample: func() sflow.FlowSample { return sfHeaderSample(sflow.HeaderMPLS, 1000, 4, make([]byte, 64)) },
+			sample: func() sflow.FlowSample { return sfHeaderSample(sflow.Header80211, 1000, 4, make([]byte, 64)) },
 			want:   func() flow.Record { r := ingress(sfBase()); r.Bytes = 1000; return r }(),
+		},
+		{
+			name: "MPLS header: labels skipped, frame length minus stripped",
+			sample: func() sflow.FlowSample {
+				h := sfCat([]byte{0x04, 0x93, 0xe1, 0x40}, sfIPv4("192.0.2.10", "198.51.100.20", 6, 1500, 0, 64), sfTCP(43210, 443, 0x18))
+				return sfHeaderSample(sflow.HeaderMPLS, 1508, 4, h)
+			},
+			want: func() flow.Record {
+				r := sfTCP4(ingress(sfBase()))
+				r.SrcMAC, r.DstMAC, r.Bytes = 0, 0, 1504
+				return r
+			}(),
+		},
+		{
+			name: "PPP header",
+			sample: func() sflow.FlowSample {
+				h := sfCat([]byte{0xff, 0x03, 0x00, 0x21}, sfIPv4("192.0.2.10", "198.51.100.20", 6, 1500, 0, 64), sfTCP(43210, 443, 0x18))
+				return sfHeaderSample(sflow.HeaderPPP, 1506, 2, h)
+			},
+			want: func() flow.Record {
+				r := sfTCP4(ingress(sfBase()))
+				r.SrcMAC, r.DstMAC, r.Bytes = 0, 0, 1504
+				return r
+			}(),
 		},
 		{
 			name: "sampled ipv4 and ethernet records instead of a header",
@@ -405,7 +429,7 @@ func TestSFlowMetrics(t *testing.T) {
 	zeroRate.SamplingRate = 0
 	withUnknown := sfSample(0)
 	withUnknown.Unknown = []sflow.Unknown{{Format: sflow.MakeFormat(0, 1043), Data: make([]byte, 8)}}
-	dg := sfFlowDatagram(cut, zeroRate, withUnknown, sfHeaderSample(sflow.HeaderMPLS, 100, 4, make([]byte, 8)))
+	dg := sfFlowDatagram(cut, zeroRate, withUnknown, sfHeaderSample(sflow.Header80211, 100, 4, make([]byte, 8)))
 	dg.UnknownSamples = []sflow.Unknown{{Format: sflow.FormatDiscardedPacket, Data: make([]byte, 4)}}
 	dg.CounterSamples = []sflow.CounterSample{{Expanded: true, SourceType: 0, SourceIndex: 1, Has: sflow.HasProcessor}}
 	var b Batch

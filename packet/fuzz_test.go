@@ -22,7 +22,7 @@ func FuzzParse(f *testing.F) {
 		if len(in) == 0 {
 			return
 		}
-		link, data := LinkType(in[0]%5), in[1:]
+		link, data := LinkType(in[0]%7), in[1:]
 		var h Header
 		err := Parse(link, data, &h)
 		checkHeader(t, link, data, &h, err)
@@ -59,7 +59,7 @@ func checkHeader(t *testing.T, link LinkType, data []byte, h *Header, err error)
 	if int(h.L3Offset) > len(data) {
 		t.Fatalf("L3 offset %d beyond %d bytes", h.L3Offset, len(data))
 	}
-	if link != LinkEthernet && h.Layers&(LayerEthernet|LayerVLAN|LayerMPLS|LayerPPPoE) != 0 {
+	if link != LinkEthernet && h.Layers&(LayerEthernet|LayerVLAN|LayerPPPoE) != 0 {
 		t.Fatalf("L2 layers %b on link %d", h.Layers, link)
 	}
 	if err == nil && h.Layers&LayerL4 == 0 && h.L4Offset != 0 {

@@ -33,6 +33,11 @@ const (
 	// LinkIP: a bare IP header whose version nibble picks IPv4 or IPv6
 	// (Linux tun devices, DLT_RAW captures).
 	LinkIP
+	// LinkMPLS: an MPLS label stack (sFlow header_protocol 13).
+	LinkMPLS
+	// LinkPPP: a PPP frame, with or without the RFC 1662 address and
+	// control bytes (sFlow header_protocol 7).
+	LinkPPP
 )
 
 // EtherTypes this package recognises.
@@ -166,6 +171,11 @@ func Parse(link LinkType, data []byte, h *Header) error {
 		return h.ipv6(data, 0)
 	case LinkIP:
 		return h.ip(data, 0)
+	case LinkMPLS:
+		h.EType = ETypeMPLS
+		return h.mpls(data, 0)
+	case LinkPPP:
+		return h.ppp(data, 0)
 	}
 	return ErrUnknownLink
 }
@@ -281,20 +291,52 @@ func (h *Header) mpls(b []byte, off int) error {
 	return nil
 }
 
-// pppoe decodes a PPPoE session header (RFC 2516) and the PPP protocol that
+// pppoe decodes a PPPoE session header (RFC 2516) and the PPP frame that
 // follows it.
 func (h *Header) pppoe(b []byte, off int) error {
-	if len(b) < off+8 {
+	if len(b) < off+6 {
 		return ErrTruncated
 	}
 	h.Layers |= LayerPPPoE
-	switch binary.BigEndian.Uint16(b[off+6:]) {
+	return h.ppp(b, off+6)
+}
+
+// ppp decodes a PPP frame: optional address and control bytes (0xff 0x03,
+// RFC 1662), then the protocol, one byte when compressed (odd value).
+func (h *Header) ppp(b []byte, off int) error {
+	if len(b) > off && b[off] == 0xff { // no protocol starts with 0xff
+		if len(b) < off+2 {
+			return ErrTruncated
+		}
+		if b[off+1] == 0x03 {
+			off += 2
+		}
+	}
+	if len(b) < off+1 {
+		return ErrTruncated
+	}
+	proto := uint16(b[off])
+	if proto&1 == 0 {
+		if len(b) < off+2 {
+			return ErrTruncated
+		}
+		proto = binary.BigEndian.Uint16(b[off:])
+		off++
+	}
+	off++
+	switch proto {
 	case 0x0021:
 		h.EType = ETypeIPv4
-		return h.ipv4(b, off+8)
+		return h.ipv4(b, off)
 	case 0x0057:
 		h.EType = ETypeIPv6
-		return h.ipv6(b, off+8)
+		return h.ipv6(b, off)
+	case 0x0281:
+		h.EType = ETypeMPLS
+		return h.mpls(b, off)
+	case 0x0283:
+		h.EType = ETypeMPLSMcast
+		return h.mpls(b, off)
 	}
 	return nil
 }

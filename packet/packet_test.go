@@ -134,6 +134,38 @@ func parseCases() []parseCase {
 			},
 		},
 		{
+			name: "mpls link ipv4 udp",
+			link: LinkMPLS,
+			data: cat(mplsEntry(299776, false, 64), mplsEntry(16, true, 64),
+				v4{ttl: 63, proto: 17, src: "203.0.113.9", dst: "192.0.2.53", payloadSize: 8}.bytes(), udp(33333, 53, 0)),
+			want: Header{
+				Layers: LayerMPLS | LayerIPv4 | LayerL4, MPLSLabels: 2, MPLSTopLabel: 299776, EType: 0x0800,
+				L3Offset: 8, L4Offset: 28, SrcAddr: ip("203.0.113.9"), DstAddr: ip("192.0.2.53"), Proto: 17, TTL: 63,
+				IPLength: 28, SrcPort: 33333, DstPort: 53,
+			},
+		},
+		{
+			name: "ppp link with address and control ipv6",
+			link: LinkPPP,
+			data: cat([]byte{0xff, 0x03}, u16(0x0057), udp6.bytes(), udp(5353, 53, 100)),
+			want: udp6Want(4, 0),
+		},
+		{
+			name: "ppp link compressed protocol ipv4",
+			link: LinkPPP,
+			data: cat([]byte{0x21}, v4{ttl: 63, proto: 17, src: "203.0.113.9", dst: "192.0.2.53", payloadSize: 8}.bytes(), udp(33333, 53, 0)),
+			want: Header{
+				Layers: LayerIPv4 | LayerL4, EType: 0x0800, L3Offset: 1, L4Offset: 21, SrcAddr: ip("203.0.113.9"), DstAddr: ip("192.0.2.53"),
+				Proto: 17, TTL: 63, IPLength: 28, SrcPort: 33333, DstPort: 53,
+			},
+		},
+		{
+			name: "ppp link control protocol",
+			link: LinkPPP,
+			data: cat([]byte{0xff, 0x03}, u16(0xc021), zeros(16)),
+			want: Header{},
+		},
+		{
 			name: "raw ipv4 icmp echo",
 			link: LinkIPv4,
 			data: cat(v4{id: 9, ttl: 64, proto: 1, src: "100.64.0.1", dst: "100.64.0.2", payloadSize: 64}.bytes(), icmp(8, 0), zeros(56)),
