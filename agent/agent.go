@@ -40,6 +40,7 @@ type Agent struct {
 	exp   *exporter.Exporter
 	procs *procmap.Map
 	links *counters.Links
+	stats *counters.Stats // sample_pool reads
 	host  *counters.Host
 
 	samples  chan sampler.Sample
@@ -107,6 +108,12 @@ func (a *Agent) Start(ctx context.Context) error {
 			a.procs = m
 		}
 	}
+	stats, err := counters.NewStats()
+	if err != nil {
+		a.closeProcs()
+		return err
+	}
+	a.stats = stats
 	if err := a.exp.Start(a.ctx); err != nil {
 		a.closeProcs()
 		return err
@@ -146,9 +153,13 @@ func (a *Agent) Stop() error {
 	return errors.Join(errs...)
 }
 
+// closeProcs releases the netlink sockets of attribution and counters.
 func (a *Agent) closeProcs() {
 	if a.procs != nil {
 		_ = a.procs.Close()
+	}
+	if a.stats != nil {
+		_ = a.stats.Close()
 	}
 }
 
@@ -248,7 +259,7 @@ func (a *Agent) startTap(l *counters.Link, rate uint32, lt sampler.LinkType, exc
 	count := a.sampledPkts.WithLabelValues(l.Name)
 	s, err := sampler.New(sampler.Config{IfIndex: l.Index, IfName: l.Name, Link: lt, Rate: rate,
 		SnapLen: uint32(a.cfg.HeaderBytes), MTU: uint32(max(l.MTU, 68)), Exclude: excl},
-		sampler.Deps{Packets: a.links.Packets, Handle: func(smp *sampler.Sample) {
+		sampler.Deps{Packets: a.stats.Packets, Handle: func(smp *sampler.Sample) {
 			count.Inc()
 			select {
 			case a.samples <- *smp:

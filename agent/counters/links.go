@@ -72,19 +72,6 @@ func (ls *Links) List() ([]Link, error) {
 	return out, nil
 }
 
-// Packets returns the interface's rx + tx packet count (sample_pool).
-func (ls *Links) Packets(index int) (uint64, error) {
-	nl, err := ls.h.LinkByIndex(index)
-	if err != nil {
-		return 0, fmt.Errorf("link %d: %w", index, err)
-	}
-	st := nl.Attrs().Statistics
-	if st == nil {
-		return 0, fmt.Errorf("link %d: no statistics", index)
-	}
-	return st.RxPackets + st.TxPackets, nil
-}
-
 func (ls *Links) convert(nl netlink.Link) Link {
 	a := nl.Attrs()
 	l := Link{

@@ -71,9 +71,21 @@ func TestLinksInNamespace(t *testing.T) {
 	if va.Alias != "uplink to b" || !va.OperUp {
 		t.Errorf("va alias %q oper up %v", va.Alias, va.OperUp)
 	}
-	pk, err := ls.Packets(va.Index)
-	if err != nil || pk < 3 {
-		t.Errorf("Packets(va) = %d, %v; want ≥ 3 (3 datagrams sent)", pk, err)
+	pk := va.Stats.RxPackets + va.Stats.TxPackets
+	if pk < 3 {
+		t.Errorf("va rx + tx packets = %d, want ≥ 3 (3 datagrams sent)", pk)
+	}
+	// The cheap RTM_GETSTATS reader agrees (opened in the namespace).
+	var st *Stats
+	if err := a.Do(func() (err error) { st, err = NewStats(); return }); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if pk2, err := st.Packets(va.Index); err != nil || pk2 < pk {
+		t.Errorf("Stats.Packets(va) = %d, %v; want ≥ %d", pk2, err, pk)
+	}
+	if _, err := st.Packets(9999); err == nil {
+		t.Error("no error for a missing interface")
 	}
 	var cs sflow.CounterSample
 	FillInterface(&cs, &va)

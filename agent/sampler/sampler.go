@@ -79,6 +79,7 @@ type Sampler struct {
 	vnet    bool
 	cur     uint32
 	basePkt uint64
+	poolAt  time.Time
 	pool    uint32
 	drops   atomic.Uint64 // socket + consumer drops, reported in samples
 	sample  Sample
@@ -281,13 +282,23 @@ func (s *Sampler) processBlock() bool {
 	return true
 }
 
-// refreshCounters reads the interface packet counters (sample_pool) and the
-// socket's drop counter once per block.
+// poolInterval bounds how often the interface counters are read for
+// sample_pool: at most once per block, and at most this often when blocks
+// fill fast.
+const poolInterval = 50 * time.Millisecond
+
+// refreshCounters reads the socket's drop counter and the interface packet
+// counters (sample_pool) when a block is processed.
 func (s *Sampler) refreshCounters() {
 	if st, err := unix.GetsockoptTpacketStatsV3(s.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil && st.Drops > 0 {
 		s.sockDrops.Add(uint64(st.Drops))
 		s.drops.Add(uint64(st.Drops))
 	}
+	now := time.Now()
+	if now.Sub(s.poolAt) < poolInterval {
+		return
+	}
+	s.poolAt = now
 	pk, err := s.deps.Packets(s.cfg.IfIndex)
 	if err != nil {
 		s.poolErrs.Add(1)
