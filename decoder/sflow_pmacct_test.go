@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -146,5 +147,57 @@ func TestSFlowPmacctSfprobe(t *testing.T) {
 	}
 	if got := sfMetric(t, rep, "errors_total", "reason", "truncated"); got != 1 {
 		t.Errorf("truncated datagrams %v, want 1", got)
+	}
+}
+
+// TestSFlowPmacctTun decodes pmacct's sfprobe sampling a tun device
+// (testdata/sflow/pmacct-tun.pcap, made by regen-pmacct-tun.sh): header
+// protocols 11 and 12, whose byte count must be the IP packet's length.
+func TestSFlowPmacctTun(t *testing.T) {
+	d, rep := sfNew(t)
+	var b Batch
+	for i, p := range sfReadCapture(t, "testdata/sflow/pmacct-tun.pcap") {
+		if err := d.Decode(p, &b); err != nil {
+			t.Fatalf("datagram %d: %v", i, err)
+		}
+	}
+	agent := netip.MustParseAddr("100.100.0.1")
+	var lines []string
+	filler := 0
+	for i := range b.Flows {
+		r := &b.Flows[i]
+		if r.ExporterAddress != agent || r.SubAgentID != 7 || r.SamplingRate != 1 || r.SrcMAC != 0 {
+			t.Errorf("flow %d: exporter %v/%d rate %d MAC %x", i, r.ExporterAddress, r.SubAgentID, r.SamplingRate, r.SrcMAC)
+		}
+		if r.DstPort == 9 && r.Proto == packet.ProtoUDP {
+			// Filler: 1-byte UDP datagrams over IPv4.
+			if r.Bytes != 29 || r.EType != 0x0800 {
+				t.Errorf("flow %d: filler of %d bytes, etype %#x; want 29 bytes of IPv4", i, r.Bytes, r.EType)
+			}
+			filler++
+			continue
+		}
+		// The IP sizes the traffic implies: echoes of 56 bytes and the first
+		// fragment of the 2000-byte ones, SYNs with their options, UDP
+		// with 10 bytes of payload.
+		want := map[[2]uint16][]uint64{
+			{0x0800, 8 << 8}: {84, 1500}, {0x86dd, 128 << 8}: {104, 1496},
+			{0x0800, 443}: {60}, {0x86dd, 443}: {80},
+			{0x0800, 53}: {38}, {0x86dd, 53}: {58},
+		}[[2]uint16{r.EType, r.DstPort | uint16(r.ICMPType)<<8}]
+		if r.IPFragmentOffset == 0 && len(want) > 0 && !slices.Contains(want, r.Bytes) {
+			t.Errorf("flow %d: %d bytes, want one of %v", i, r.Bytes, want)
+		}
+		lines = append(lines, fmt.Sprintf("etype=%#x proto=%d %v:%d -> %v:%d icmp=%d/%d frag-offset=%d bytes=%d",
+			r.EType, r.Proto, r.SrcAddr, r.SrcPort, r.DstAddr, r.DstPort, r.ICMPType, r.ICMPCode, r.IPFragmentOffset, r.Bytes))
+	}
+	if filler < 300 {
+		t.Errorf("%d filler samples, want most of the 400 sent", filler)
+	}
+	sfGolden(t, "sflow/pmacct-tun.golden", strings.Join(lines, "\n")+"\n")
+	for _, reason := range headerReasonNames {
+		if got := sfMetric(t, rep, "sampled_header_errors_total", "reason", reason); got != 0 {
+			t.Errorf("sampled header errors %s: %v", reason, got)
+		}
 	}
 }
