@@ -253,6 +253,7 @@ func (s *SFlow) process(p *sflow.ProcessInfo, r *flow.Record) {
 type procCache [256]procEntry
 
 type procEntry struct {
+	filled                              bool
 	pid, uid                            uint32
 	exe, comm, rawUser                  string // as received, to recognise the process
 	name, user, cgroup, unit, container string // as mapped
@@ -260,9 +261,9 @@ type procEntry struct {
 
 func (c *procCache) lookup(p *sflow.ProcessInfo) *procEntry {
 	e := &c[p.PID%uint32(len(c))]
-	if e.pid != p.PID || e.uid != p.UID || e.exe != string(p.Exe) || e.comm != string(p.Comm) ||
+	if !e.filled || e.pid != p.PID || e.uid != p.UID || e.exe != string(p.Exe) || e.comm != string(p.Comm) ||
 		e.rawUser != string(p.User) || e.cgroup != string(p.Cgroup) || e.unit != string(p.Unit) ||
-		e.container != string(p.Container) || e.name == "" && e.user == "" && e.cgroup == "" {
+		e.container != string(p.Container) {
 		return nil
 	}
 	return e
@@ -270,7 +271,7 @@ func (c *procCache) lookup(p *sflow.ProcessInfo) *procEntry {
 
 func (c *procCache) fill(p *sflow.ProcessInfo, str *interner, uidBuf *[]byte) *procEntry {
 	e := &c[p.PID%uint32(len(c))]
-	*e = procEntry{pid: p.PID, uid: p.UID, exe: str.bytes(p.Exe), comm: str.bytes(p.Comm), rawUser: str.bytes(p.User),
+	*e = procEntry{filled: true, pid: p.PID, uid: p.UID, exe: str.bytes(p.Exe), comm: str.bytes(p.Comm), rawUser: str.bytes(p.User),
 		cgroup: str.bytes(p.Cgroup), unit: str.bytes(p.Unit), container: str.bytes(p.Container)}
 	e.name = e.exe
 	if e.name == "" {

@@ -2,7 +2,8 @@
 // first bytes of a packet (an sFlow sampled header, a pcap snapshot): MAC
 // addresses, VLAN tags, MPLS labels, IPv4/IPv6 addresses and header fields,
 // IPv6 extension headers, fragments, TCP/UDP/SCTP/DCCP ports, TCP flags and
-// ICMP type/code.
+// ICMP type/code. Packets may start with an Ethernet header, an IP header
+// (tun devices), an MPLS label stack or a PPP frame.
 //
 // Parse fills a caller-owned Header and never allocates. It does not need the
 // whole packet: a header cut short (a 128-byte sample of an IPv6 packet with
