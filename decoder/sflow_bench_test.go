@@ -119,3 +119,31 @@ func sfProcessCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestSFlowDecodeDoesNotAllocate decodes the same datagram repeatedly: once
+// the batch and the string table have grown, no allocation.
+func TestSFlowDecodeDoesNotAllocate(t *testing.T) {
+	d, _ := sfNew(t)
+	payload := sfBenchDatagram(t)
+	counters := sfEncode(t, sfCounterDatagram(
+		sflow.CounterSample{Expanded: true, SourceIndex: 3, Has: sflow.HasGeneric | sflow.HasPortName | sflow.HasInterface,
+			Generic: sfGeneric(3), PortName: []byte("eth0"),
+			Interface: sflow.InterfaceInfo{IfIndex: 3, Kind: sflow.IfKindPhysical, Name: []byte("eth0"), Alias: []byte("uplink")}},
+		sflow.CounterSample{Expanded: true, SourceType: sflow.SourcePhysical, SourceIndex: 1, Has: sflow.HasHostDescr,
+			HostDescr: sflow.HostDescr{Hostname: []byte("web-1"), UUID: [16]byte{1}, OSRelease: []byte("6.1")}}))
+	var b Batch
+	run := func(p []byte) {
+		b.Reset()
+		if err := d.Decode(Packet{Payload: p, Source: sfSource, Received: sfNow}, &b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(payload)
+	run(counters)
+	if n := testing.AllocsPerRun(100, func() { run(payload); run(counters) }); n != 0 {
+		t.Errorf("%v allocations per decode, want 0", n)
+	}
+	if n := len(b.Interfaces) + len(b.Hosts); n != 2 {
+		t.Errorf("%d counter records, want 2", n)
+	}
+}

@@ -1,14 +1,8 @@
 package decoder
 
 import (
-	"fmt"
 	"net/netip"
 	"testing"
-	"unsafe"
-
-	"github.com/google/go-cmp/cmp"
-
-	"github.com/hostflow/hostflow/sflow"
 )
 
 func TestSeqTracker(t *testing.T) {
@@ -98,93 +92,6 @@ func TestSFlowSequenceMetrics(t *testing.T) {
 	} {
 		if got := sfMetric(t, rep, name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
-		}
-	}
-}
-
-func TestInterner(t *testing.T) {
-	in := newInterner(3)
-	a := in.bytes([]byte("nginx"))
-	b := in.bytes([]byte("nginx"))
-	if unsafe.StringData(a) != unsafe.StringData(b) {
-		t.Error("the same bytes gave two strings")
-	}
-	if in.bytes(nil) != "" || in.len() != 1 {
-		t.Errorf("empty input: %d strings held, want 1", in.len())
-	}
-	for i := range 10 {
-		if got, want := in.bytes(fmt.Appendf(nil, "s%d", i)), fmt.Sprintf("s%d", i); got != want {
-			t.Fatalf("got %q, want %q", got, want)
-		}
-	}
-	if in.len() != 3 || in.evictions != 8 {
-		t.Errorf("%d held, %d evictions; want 3 and 8", in.len(), in.evictions)
-	}
-	long := make([]byte, 2*maxInternLen)
-	if got := in.bytes(long); len(got) != maxInternLen {
-		t.Errorf("long string interned with %d bytes, want %d", len(got), maxInternLen)
-	}
-}
-
-// TestSFlowDecodeDoesNotAllocate decodes the same datagram repeatedly: once
-// the batch and the string table have grown, no allocation.
-func TestSFlowDecodeDoesNotAllocate(t *testing.T) {
-	d, _ := sfNew(t)
-	payload := sfBenchDatagram(t)
-	counters := sfEncode(t, sfCounterDatagram(
-		sflow.CounterSample{Expanded: true, SourceIndex: 3, Has: sflow.HasGeneric | sflow.HasPortName | sflow.HasInterface,
-			Generic: sfGeneric(3), PortName: []byte("eth0"),
-			Interface: sflow.InterfaceInfo{IfIndex: 3, Kind: sflow.IfKindPhysical, Name: []byte("eth0"), Alias: []byte("uplink")}},
-		sflow.CounterSample{Expanded: true, SourceType: sflow.SourcePhysical, SourceIndex: 1, Has: sflow.HasHostDescr,
-			HostDescr: sflow.HostDescr{Hostname: []byte("web-1"), UUID: [16]byte{1}, OSRelease: []byte("6.1")}}))
-	var b Batch
-	run := func(p []byte) {
-		b.Reset()
-		if err := d.Decode(Packet{Payload: p, Source: sfSource, Received: sfNow}, &b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	run(payload)
-	run(counters)
-	if n := testing.AllocsPerRun(100, func() { run(payload); run(counters) }); n != 0 {
-		t.Errorf("%v allocations per decode, want 0", n)
-	}
-	if diff := cmp.Diff(len(b.Interfaces)+len(b.Hosts), 2); diff != "" {
-		t.Errorf("counter records (-got +want):\n%s", diff)
-	}
-}
-
-// TestSFlowProcessCache checks that cached process strings never outlive
-// what the record says: a reused PID, a changed unit, a colliding slot.
-func TestSFlowProcessCache(t *testing.T) {
-	d, _ := sfNew(t)
-	steps := []struct {
-		proc sflow.ProcessInfo
-		name string
-		user string
-		unit string
-	}{
-		{sfProcess(5, "nginx", "nginx.service"), "nginx", "www-data", "nginx.service"},
-		{sfProcess(5, "nginx", "nginx.service"), "nginx", "www-data", "nginx.service"},
-		{sfProcess(5, "curl", "nginx.service"), "curl", "www-data", "nginx.service"},
-		{sfProcess(5, "curl", "cron.service"), "curl", "www-data", "cron.service"},
-		{sfProcess(261, "sshd", "ssh.service"), "sshd", "www-data", "ssh.service"}, // same slot as 5
-		{sflow.ProcessInfo{PID: 5, UID: 1000, Comm: []byte("curl")}, "curl", "1000", ""},
-		{sflow.ProcessInfo{PID: 5, UID: 1001, Comm: []byte("curl")}, "curl", "1001", ""},
-		{sflow.ProcessInfo{PID: 0, UID: 0}, "", "0", ""},
-		{sflow.ProcessInfo{PID: 0, UID: sflow.UIDUnknown}, "", "", ""},
-	}
-	for i, s := range steps {
-		fs := sfSample(sflow.HasProcess)
-		fs.Process = s.proc
-		var b Batch
-		if err := d.Decode(Packet{Payload: sfEncode(t, sfFlowDatagram(fs)), Source: sfSource, Received: sfNow}, &b); err != nil {
-			t.Fatal(err)
-		}
-		r := &b.Flows[0]
-		if r.ProcessName != s.name || r.ProcessUser != s.user || r.Unit != s.unit || r.ProcessID != s.proc.PID {
-			t.Errorf("step %d: pid %d name %q user %q unit %q, want %d %q %q %q", i,
-				r.ProcessID, r.ProcessName, r.ProcessUser, r.Unit, s.proc.PID, s.name, s.user, s.unit)
 		}
 	}
 }
