@@ -13,12 +13,13 @@
 # Needs root, iproute2, pmacctd, Go. Bounded: DUR seconds per case (default
 # 10), about 7 × (DUR + 3) s in all; everything it starts is stopped and the
 # namespaces are deleted on exit, even on failure.
-#   sudo bench/agent-overhead.sh            # rates 1000 and 100
-#   DUR=20 RATES="1000" bench/agent-overhead.sh
+#   sudo bench/agent-overhead.sh            # rates 1000 and 100, as fast as possible
+#   DUR=20 RATES="1000" PPS=250000 bench/agent-overhead.sh   # paced offered load
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${DUR:-10}
 RATES=${RATES:-"1000 100"}
+PPS=${PPS:-0}
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; exit 1; }
 for t in ip pmacctd go; do command -v "$t" >/dev/null || { echo "needs $t" >&2; exit 1; }; done
 
@@ -69,7 +70,7 @@ measure() {
   local name=$1; shift
   local c0 b0 r0 t0 c1 b1 r1 t1
   c0=$(proc_ticks "$@"); b0=$(busy_ticks); r0=$(rx); t0=$(date +%s.%N)
-  ip netns exec "$G" "$tmp/agentbench" gen -dst 198.18.1.2:9 -duration "${DUR}s" >/dev/null
+  ip netns exec "$G" "$tmp/agentbench" gen -dst 198.18.1.2:9 -duration "${DUR}s" -pps "$PPS" >/dev/null
   c1=$(proc_ticks "$@"); b1=$(busy_ticks); r1=$(rx); t1=$(date +%s.%N)
   awk -v n="$name" -v c=$((c1 - c0)) -v b=$((b1 - b0)) -v r=$((r1 - r0)) -v dt="$(echo "$t1 - $t0" | bc)" -v hz="$hz" \
     'BEGIN { m = r / 1e6; printf "%-22s %10.0f %14.4f %10.2f %16.3f\n", n, r / dt, (c / hz) / m, 100 * (c / hz) / dt, (b / hz) / m }'

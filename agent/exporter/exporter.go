@@ -162,9 +162,13 @@ type Exporter struct {
 	conns  []Conn // per collector, nil until dialed
 	start  time.Time
 
-	queue   chan []byte
-	free    chan []byte
-	closed  bool // queue closed: samples are ignored
+	// pending datagrams wait here (under mu) for the sender, which is woken
+	// through kick once a batch is ready or at each flush: one wake-up per
+	// batch rather than per datagram.
+	pending [][]byte
+	free    [][]byte
+	kick    chan struct{}
+	closed  bool // sender stopping: samples are ignored
 	flushWG sync.WaitGroup
 	sendWG  sync.WaitGroup
 	stop    context.CancelFunc
@@ -226,8 +230,7 @@ func (e *Exporter) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	e.queue = make(chan []byte, e.cfg.QueueSize)
-	e.free = make(chan []byte, e.cfg.QueueSize+1)
+	e.kick = make(chan struct{}, 1)
 	e.dialAll(ctx)
 	e.r.Logger().Info("exporting", "agent", agent, "collectors", e.cols)
 	e.flushWG.Add(1)
@@ -338,22 +341,32 @@ func (e *Exporter) ResetSource(typ, index uint32) {
 	delete(e.seqs, sourceKey(true, typ, index))
 }
 
+// sendBatch is how many datagrams wake the sender before the next flush.
+const sendBatch = 16
+
 // enqueue is the packer's emit function (called with e.mu held): it copies
 // the datagram into a free buffer and queues it without blocking.
 func (e *Exporter) enqueue(d []byte) error {
-	var b []byte
-	select {
-	case b = <-e.free:
-	default:
-		b = make([]byte, 0, e.cfg.DatagramSize)
-	}
-	b = append(b[:0], d...)
-	select {
-	case e.queue <- b:
-		return nil
-	default:
+	if len(e.pending) >= e.cfg.QueueSize {
 		e.dropped.WithLabelValues("queue_full").Inc()
 		return errors.New("send queue full")
+	}
+	var b []byte
+	if n := len(e.free); n > 0 {
+		b, e.free = e.free[n-1], e.free[:n-1]
+	}
+	e.pending = append(e.pending, append(b[:0], d...))
+	if len(e.pending) >= sendBatch {
+		e.wake()
+	}
+	return nil
+}
+
+// wake signals the sender without blocking.
+func (e *Exporter) wake() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -371,6 +384,7 @@ func (e *Exporter) flusher(ctx context.Context) {
 			e.mu.Lock()
 			_ = e.packer.Flush()
 			e.mu.Unlock()
+			e.wake()
 		case <-refresh.C:
 			e.refresh(ctx)
 		}
@@ -397,41 +411,51 @@ func (e *Exporter) refresh(ctx context.Context) {
 
 // sender writes queued datagrams to every collector, paced by a token
 // bucket so a burst (counter polls of many interfaces) does not overflow
-// socket or tunnel buffers.
+// socket or tunnel buffers. It returns once the exporter is closed and the
+// queue is empty.
 func (e *Exporter) sender() {
 	defer e.sendWG.Done()
 	const burst = 64
 	tokens := float64(burst)
 	last := time.Now()
-	for d := range e.queue {
+	var batch [][]byte
+	var conns []Conn
+	for range e.kick {
 		e.mu.Lock()
-		conns := append([]Conn(nil), e.conns...)
+		batch, e.pending = e.pending, batch[:0]
+		conns = append(conns[:0], e.conns...)
+		closed := e.closed
 		e.mu.Unlock()
-		for i, c := range conns {
-			now := time.Now()
-			tokens = min(burst, tokens+now.Sub(last).Seconds()*float64(e.cfg.MaxRate))
-			last = now
-			if tokens < 1 {
-				time.Sleep(time.Duration((1 - tokens) / float64(e.cfg.MaxRate) * float64(time.Second)))
-				tokens = 1
-				last = time.Now()
+		for _, d := range batch {
+			for i, c := range conns {
+				now := time.Now()
+				tokens = min(burst, tokens+now.Sub(last).Seconds()*float64(e.cfg.MaxRate))
+				last = now
+				if tokens < 1 {
+					time.Sleep(time.Duration((1 - tokens) / float64(e.cfg.MaxRate) * float64(time.Second)))
+					tokens = 1
+					last = time.Now()
+				}
+				tokens--
+				if c == nil {
+					e.dropped.WithLabelValues("not_connected").Inc()
+					continue
+				}
+				if err := c.Write(d, time.Now().Add(e.cfg.SendTimeout)); err != nil {
+					e.sendErrs.WithLabelValues(errReason(err)).Inc()
+					e.r.Limited("send", "send failed", "collector", e.cols[i], "error", err)
+					continue
+				}
+				e.sent.Inc()
+				e.sentBytes.Add(float64(len(d)))
 			}
-			tokens--
-			if c == nil {
-				e.dropped.WithLabelValues("not_connected").Inc()
-				continue
-			}
-			if err := c.Write(d, time.Now().Add(e.cfg.SendTimeout)); err != nil {
-				e.sendErrs.WithLabelValues(errReason(err)).Inc()
-				e.r.Limited("send", "send failed", "collector", e.cols[i], "error", err)
-				continue
-			}
-			e.sent.Inc()
-			e.sentBytes.Add(float64(len(d)))
 		}
-		select {
-		case e.free <- d:
-		default:
+		e.mu.Lock()
+		e.free = append(e.free, batch...)
+		e.mu.Unlock()
+		clear(batch)
+		if closed {
+			return
 		}
 	}
 }
@@ -448,9 +472,9 @@ func (e *Exporter) Stop() error {
 	if !e.closed {
 		_ = e.packer.Flush()
 		e.closed = true
-		close(e.queue)
 	}
 	e.mu.Unlock()
+	e.wake()
 	e.sendWG.Wait()
 	e.mu.Lock()
 	defer e.mu.Unlock()

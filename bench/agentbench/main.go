@@ -48,6 +48,7 @@ func gen(args []string) error {
 	dst := fs.String("dst", "", "destination host:port")
 	dur := fs.Duration("duration", 10*time.Second, "how long to send")
 	size := fs.Int("size", 64, "UDP payload bytes")
+	pps := fs.Int("pps", 0, "packets per second to aim at (0: as fast as possible)")
 	_ = fs.Parse(args)
 	c, err := net.Dial("udp4", *dst)
 	if err != nil {
@@ -60,8 +61,14 @@ func gen(args []string) error {
 		msgs[i].Buffers = [][]byte{payload}
 	}
 	var sent int
-	deadline := time.Now().Add(*dur)
-	for time.Now().Before(deadline) {
+	start := time.Now()
+	deadline := start.Add(*dur)
+	for now := start; now.Before(deadline); now = time.Now() {
+		if *pps > 0 {
+			if ahead := time.Duration(float64(sent)/float64(*pps)*float64(time.Second)) - now.Sub(start); ahead > 0 {
+				time.Sleep(ahead)
+			}
+		}
 		n, err := pc.WriteBatch(msgs, 0)
 		if err != nil {
 			continue // ICMP errors from the sink surface here; keep sending
