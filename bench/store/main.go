@@ -46,9 +46,11 @@ func main() {
 		dir       = flag.String("dir", "", "working directory (default: a new temporary directory)")
 		keep      = flag.Bool("keep", false, "keep the store directory")
 		maxMemory = flag.String("max-memory", "0", "engine memory cap (e.g. 1GiB; 0 = engine default)")
+		queue     = flag.Int("queue", 8, "queue-blocks: blocks waiting for the writer before spilling to the spool")
+		columns   = flag.Bool("columns", false, "print the bytes per row of the largest columns")
 	)
 	flag.Parse()
-	if err := run(*rows, *exporters, *rollups, *batch, *queries, *runs, *dir, *keep, *maxMemory); err != nil {
+	if err := run(*rows, *exporters, *rollups, *batch, *queue, *queries, *columns, *runs, *dir, *keep, *maxMemory); err != nil {
 		fmt.Fprintln(os.Stderr, "store bench:", err)
 		os.Exit(1)
 	}
@@ -60,7 +62,7 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func run(rows, exporters int, rollups bool, batch int, queries bool, runs int, dir string, keep bool, maxMemory string) error {
+func run(rows, exporters int, rollups bool, batch, queue int, queries, columns bool, runs int, dir string, keep bool, maxMemory string) error {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "hostflow-storebench-")
 		if err != nil {
@@ -81,6 +83,7 @@ func run(rows, exporters int, rollups bool, batch int, queries bool, runs int, d
 	cfg.Spool.MaxBytes = 8 << 30
 	cfg.Rollups = rollups
 	cfg.BatchRows = batch
+	cfg.QueueBlocks = queue
 	cfg.MaxMemory = store.ByteSize(mem)
 	cfg.TTL = map[string]store.Duration{} // the data is dated in the past
 	reg := prometheus.NewRegistry()
@@ -105,7 +108,13 @@ func run(rows, exporters int, rollups bool, batch int, queries bool, runs int, d
 	buf := make([]flow.Record, 1000)
 	cpu0, t0 := cpuTime(), time.Now()
 	var genTime time.Duration
+	queueBlocks := gauge(reg, "hostflow_store_queue_blocks")
 	for done := 0; done < rows; done += len(buf) {
+		// Sustained rate: pace the producer on the writer instead of letting
+		// the surplus overflow to the spool (which a collector would do).
+		for done%batch == 0 && queueBlocks() >= float64(queue-1) {
+			time.Sleep(time.Millisecond)
+		}
 		n := min(len(buf), rows-done)
 		g := time.Now()
 		gen.Fill(buf[:n])
@@ -146,7 +155,7 @@ func run(rows, exporters int, rollups bool, batch int, queries bool, runs int, d
 		fmt.Printf("disk: %-18s %10d rows %8.1f MB %6.2f B/row (%.2f B/raw flow) %5.1fx compression, %d parts\n",
 			r[0], n, float64(b)/1e6, float64(b)/float64(n), float64(b)/float64(rows), float64(u)/float64(b), r[4])
 	}
-	if os.Getenv("STOREBENCH_COLUMNS") != "" {
+	if columns {
 		if err := columnSizes(ctx, st, rows); err != nil {
 			return err
 		}
@@ -157,9 +166,22 @@ func run(rows, exporters int, rollups bool, batch int, queries bool, runs int, d
 	return nil
 }
 
+// gauge returns a reader of an unlabelled gauge of reg.
+func gauge(reg *prometheus.Registry, name string) func() float64 {
+	return func() float64 {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		return 0
+	}
+}
+
 func columnSizes(ctx context.Context, st *store.Store, rows int) error {
-	res, err := st.Query(ctx, `SELECT name, sum(column_data_compressed_bytes) b FROM system.parts_columns
-		WHERE database = 'hostflow' AND table = 'flows' AND active GROUP BY name ORDER BY b DESC LIMIT 20`, nil)
+	res, err := st.Query(ctx, `SELECT column, sum(column_data_compressed_bytes) b FROM system.parts_columns
+		WHERE database = 'hostflow' AND table = 'flows' AND active GROUP BY column ORDER BY b DESC LIMIT 25`, nil)
 	if err != nil {
 		return err
 	}
