@@ -5,6 +5,9 @@
 package collector
 
 import (
+	"context"
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hostflow/hostflow/decoder"
@@ -18,11 +21,13 @@ type Enricher interface {
 	Enrich(recs []flow.Record)
 }
 
-// Appender takes records into the store without blocking (one per worker).
+// Appender takes records into the store without blocking (one per worker);
+// Close hands over what it still holds.
 type Appender interface {
 	AppendFlows(recs []flow.Record)
-	AppendInterfaceCounters(c []flow.InterfaceCounters)
-	AppendHostCounters(c []flow.HostCounters)
+	AppendInterfaces(c []flow.InterfaceCounters)
+	AppendHosts(c []flow.HostCounters)
+	Close()
 }
 
 // Dependencies of the pipeline.
@@ -41,6 +46,8 @@ type Dependencies struct {
 // Pipeline builds workers for the inlet.
 type Pipeline struct {
 	deps     Dependencies
+	mu       sync.Mutex
+	workers  []*Worker
 	flows    *prometheus.CounterVec
 	errors   *prometheus.CounterVec
 	ifaces   prometheus.Counter
@@ -48,8 +55,8 @@ type Pipeline struct {
 	reporter *daemon.Reporter
 }
 
-// New returns a pipeline; it has no lifecycle of its own (the inlet drives
-// the workers, the store flushes appenders).
+// New returns a pipeline. The inlet drives its workers; Stop, called after
+// the inlet has stopped, closes their appenders so the store can flush them.
 func New(deps Dependencies) *Pipeline {
 	r := deps.Reporter.Sub("collector")
 	return &Pipeline{
@@ -64,7 +71,7 @@ func New(deps Dependencies) *Pipeline {
 
 // NewWorker returns the worker for one inlet socket of the given protocol.
 func (p *Pipeline) NewWorker(protocol string) *Worker {
-	return &Worker{
+	w := &Worker{
 		p:        p,
 		protocol: protocol,
 		dec:      p.deps.NewDecoder(protocol),
@@ -72,6 +79,24 @@ func (p *Pipeline) NewWorker(protocol string) *Worker {
 		flows:    p.flows.WithLabelValues(protocol),
 		errors:   p.errors.WithLabelValues(protocol),
 	}
+	p.mu.Lock()
+	p.workers = append(p.workers, w)
+	p.mu.Unlock()
+	return w
+}
+
+// Start implements daemon.Component; workers are created by the inlet.
+func (p *Pipeline) Start(context.Context) error { return nil }
+
+// Stop closes every worker's appender. The inlet must be stopped first.
+func (p *Pipeline) Stop() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, w := range p.workers {
+		w.app.Close()
+	}
+	p.workers = nil
+	return nil
 }
 
 // Worker decodes, enriches and stores; it is used by one goroutine.
@@ -98,8 +123,8 @@ func (w *Worker) Handle(pkts []decoder.Packet) {
 	}
 	if len(b.Interfaces) > 0 || len(b.Hosts) > 0 {
 		w.p.deps.Enricher.ObserveCounters(b.Interfaces, b.Hosts)
-		w.app.AppendInterfaceCounters(b.Interfaces)
-		w.app.AppendHostCounters(b.Hosts)
+		w.app.AppendInterfaces(b.Interfaces)
+		w.app.AppendHosts(b.Hosts)
 		w.p.ifaces.Add(float64(len(b.Interfaces)))
 		w.p.hosts.Add(float64(len(b.Hosts)))
 	}

@@ -4,14 +4,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 
+	"github.com/hostflow/hostflow/internal/daemon"
 	"github.com/hostflow/hostflow/internal/roles"
 	"gopkg.in/yaml.v3"
 )
@@ -105,16 +108,67 @@ func runRole(role string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hostflow "+role, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("c", "", "configuration file (YAML); defaults apply when omitted")
+	printConfig := fs.Bool("print-config", false, "print the effective configuration and exit")
+	var dataDir *string
+	var demoTraffic *bool
+	if role == "collector" || role == "standalone" {
+		dataDir = fs.String("data", "", "directory for the embedded store and the spool (overrides store.path)")
+	}
+	if role == "standalone" {
+		demoTraffic = fs.Bool("demo-traffic", false, "generate real traffic in a network namespace so the console fills on a quiet machine (root)")
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if _, err := roles.Load(*cfgPath); err != nil {
+	if role == "top" || role == "query" {
+		fmt.Fprintf(stderr, "hostflow %s: not yet available\n", role)
+		return 1
+	}
+	cfg, err := roles.Load(*cfgPath)
+	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "hostflow %s: not yet available\n", role)
-	return 1
+	if dataDir != nil && *dataDir != "" {
+		cfg.Store.Path = filepath.Join(*dataDir, "store")
+		cfg.Store.Spool.Dir = filepath.Join(*dataDir, "spool")
+	}
+	if *printConfig {
+		enc := yaml.NewEncoder(stdout)
+		enc.SetIndent(2)
+		if err := enc.Encode(cfg); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
+	}
+	app, err := roles.NewApp(&cfg, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	switch role {
+	case "agent":
+		err = app.AddAgent(&cfg)
+	case "collector":
+		err = app.AddCollector(&cfg)
+	case "standalone":
+		err = roles.AddStandalone(app, &cfg, roles.StandaloneOptions{DemoTraffic: *demoTraffic})
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "hostflow %s: %v\n", role, err)
+		return 1
+	}
+	app.AddOps(&cfg)
+	ctx, cancel := daemon.SignalContext(context.Background())
+	defer cancel()
+	app.Log.Info("starting", "role", role, "version", version)
+	if err := app.Run(ctx); err != nil {
+		app.Log.Error("exiting", "error", err)
+		return 1
+	}
+	return 0
 }

@@ -19,6 +19,8 @@ import (
 // the health table and the log limiter; they differ by metric prefix and log
 // attributes.
 type Reporter struct {
+	root   *slog.Logger // logger without the component attribute
+	path   string       // component path, "agent/exporter"
 	log    *slog.Logger
 	reg    *prometheus.Registry
 	prefix string // hostflow_<component>_
@@ -53,7 +55,7 @@ func NewReporter(log *slog.Logger, reg *prometheus.Registry) *Reporter {
 		limits:  map[string]*limit{},
 		metrics: map[string]prometheus.Collector{},
 	}
-	r := &Reporter{log: log, reg: reg, prefix: "hostflow_", shared: s}
+	r := &Reporter{root: log, log: log, reg: reg, prefix: "hostflow_", shared: s}
 	s.suppressed = r.CounterVec("daemon_log_suppressed_total",
 		"Log lines suppressed by the rate limiter, by key.", "key")
 	return r
@@ -62,8 +64,14 @@ func NewReporter(log *slog.Logger, reg *prometheus.Registry) *Reporter {
 // Sub returns a reporter for a component: logs carry component=name and
 // metrics are named hostflow_<name>_<metric>.
 func (r *Reporter) Sub(name string) *Reporter {
+	path := name
+	if r.path != "" {
+		path = r.path + "/" + name
+	}
 	return &Reporter{
-		log:    r.log.With("component", name),
+		root:   r.root,
+		path:   path,
+		log:    r.root.With("component", path),
 		reg:    r.reg,
 		prefix: r.prefix + strings.ReplaceAll(name, "/", "_") + "_",
 		shared: r.shared,

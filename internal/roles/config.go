@@ -9,7 +9,12 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/hostflow/hostflow/agent"
+	"github.com/hostflow/hostflow/decoder"
+	"github.com/hostflow/hostflow/enrich"
+	"github.com/hostflow/hostflow/inlet"
 	"github.com/hostflow/hostflow/internal/config"
+	"github.com/hostflow/hostflow/store"
 )
 
 // Config is the whole configuration file. Every role reads the sections it
@@ -18,6 +23,17 @@ import (
 type Config struct {
 	Log  LogConfig  `yaml:"log"`
 	HTTP HTTPConfig `yaml:"http"`
+	// Agent: sampling, counters, process attribution, sFlow export.
+	Agent agent.Config `yaml:"agent"`
+	// Inlet: the collector's UDP listeners.
+	Inlet inlet.Config `yaml:"inlet"`
+	// SFlow and NetFlow: decoder settings.
+	SFlow   decoder.SFlowConfig   `yaml:"sflow"`
+	NetFlow decoder.NetFlowConfig `yaml:"netflow"`
+	// Enrich: metadata providers, classification, GeoIP, networks.
+	Enrich enrich.Config `yaml:"enrich"`
+	// Store: embedded chDB or ClickHouse server.
+	Store store.Config `yaml:"store"`
 }
 
 // LogConfig selects the log level and format.
@@ -39,8 +55,14 @@ type HTTPConfig struct {
 // Defaults returns the configuration used when no file is given.
 func Defaults() Config {
 	return Config{
-		Log:  LogConfig{Level: "info", Format: "auto"},
-		HTTP: HTTPConfig{Listen: "127.0.0.1:9465"},
+		Log:     LogConfig{Level: "info", Format: "auto"},
+		HTTP:    HTTPConfig{Listen: "127.0.0.1:9465"},
+		Agent:   agent.DefaultConfig(),
+		Inlet:   inlet.DefaultConfig(),
+		SFlow:   decoder.DefaultSFlowConfig(),
+		NetFlow: decoder.DefaultNetFlowConfig(),
+		Enrich:  enrich.DefaultConfig(),
+		Store:   store.DefaultConfig(),
 	}
 }
 
@@ -65,6 +87,14 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, config.Errorf("log.format", "must be auto, text or json, not %q", c.Log.Format))
 	}
+	errs = append(errs,
+		config.Prefix("agent", c.Agent.Validate()),
+		config.Prefix("inlet", c.Inlet.Validate()),
+		config.Prefix("sflow", c.SFlow.Validate()),
+		config.Prefix("netflow", c.NetFlow.Validate()),
+		config.Prefix("enrich", c.Enrich.Validate()),
+		config.Prefix("store", c.Store.Validate()),
+	)
 	return errors.Join(errs...)
 }
 

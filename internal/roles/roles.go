@@ -1,0 +1,142 @@
+package roles
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/hostflow/hostflow/agent"
+	"github.com/hostflow/hostflow/collector"
+	"github.com/hostflow/hostflow/decoder"
+	"github.com/hostflow/hostflow/enrich"
+	"github.com/hostflow/hostflow/flow"
+	"github.com/hostflow/hostflow/inlet"
+	"github.com/hostflow/hostflow/internal/daemon"
+	"github.com/hostflow/hostflow/store"
+)
+
+// App is a role's set of components, started in order and stopped in
+// reverse.
+type App struct {
+	Reporter *daemon.Reporter
+	Log      *slog.Logger
+	comps    []daemon.Named
+	group    *daemon.Group
+
+	// Set by the collector part, for tests and the console.
+	Store *store.Store
+	Inlet *inlet.Inlet
+	Tap   *collector.Tap
+	Agent *agent.Agent
+	Ops   *daemon.HTTPServer
+}
+
+// NewApp prepares an empty app with a logger built from cfg.
+func NewApp(cfg *Config, logOut io.Writer) (*App, error) {
+	level, err := cfg.Log.SlogLevel()
+	if err != nil {
+		return nil, err
+	}
+	log := daemon.NewLogger(logOut, level, cfg.Log.Format == "json")
+	if cfg.Log.Format == "text" {
+		log = slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+	}
+	r := daemon.NewReporter(log, nil)
+	r.RegisterRuntimeMetrics()
+	return &App{Reporter: r, Log: log, group: daemon.NewGroup(log)}, nil
+}
+
+func (a *App) add(name string, c daemon.Component) {
+	a.comps = append(a.comps, daemon.Named{Name: name, Component: c})
+}
+
+// AddCollector adds the collector's components: store, enrichment, the
+// decode pipeline and the UDP inlet.
+func (a *App) AddCollector(cfg *Config) error {
+	schema := flow.NewSchema()
+	st, err := store.New(cfg.Store, store.Dependencies{Reporter: a.Reporter, Schema: schema})
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	en, err := enrich.New(cfg.Enrich, enrich.Dependencies{Reporter: a.Reporter})
+	if err != nil {
+		return fmt.Errorf("enrich: %w", err)
+	}
+	decRep := a.Reporter.Sub("decoder")
+	// Validate the decoder settings now, so a bad value fails at start and
+	// not in the first socket goroutine.
+	if _, err := decoder.NewSFlow(cfg.SFlow, decRep); err != nil {
+		return fmt.Errorf("sflow: %w", err)
+	}
+	if _, err := decoder.NewNetFlow(cfg.NetFlow, decRep); err != nil {
+		return fmt.Errorf("netflow: %w", err)
+	}
+	tap := collector.NewTap()
+	pipe := collector.New(collector.Dependencies{
+		Reporter: a.Reporter,
+		NewDecoder: func(protocol string) decoder.Decoder {
+			// Each socket goroutine owns its decoder; SO_REUSEPORT keeps an
+			// exporter's datagrams on one socket, so per-exporter state
+			// (templates, sequences) stays consistent.
+			if protocol == inlet.ProtoSFlow {
+				d, _ := decoder.NewSFlow(cfg.SFlow, decRep)
+				return d
+			}
+			d, _ := decoder.NewNetFlow(cfg.NetFlow, decRep)
+			return d
+		},
+		Enricher:    en,
+		NewAppender: func() collector.Appender { return st.NewAppender() },
+		Tap:         tap,
+	})
+	in, err := inlet.New(cfg.Inlet, inlet.Dependencies{
+		Reporter:   a.Reporter,
+		NewHandler: func(protocol string) inlet.Handler { return pipe.NewWorker(protocol) },
+	})
+	if err != nil {
+		return fmt.Errorf("inlet: %w", err)
+	}
+	a.Store, a.Inlet, a.Tap = st, in, tap
+	a.add("store", st)
+	a.add("enrich", en)
+	a.add("pipeline", pipe)
+	a.add("inlet", in)
+	return nil
+}
+
+// AddAgent adds the host agent.
+func (a *App) AddAgent(cfg *Config) error {
+	ag, err := agent.New(cfg.Agent, agent.Deps{Reporter: a.Reporter})
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	a.Agent = ag
+	a.add("agent", ag)
+	return nil
+}
+
+// AddOps serves /metrics, /healthz (and pprof) on cfg.HTTP.Listen.
+func (a *App) AddOps(cfg *Config) {
+	if cfg.HTTP.Listen == "" {
+		return
+	}
+	a.Ops = daemon.NewHTTPServer(cfg.HTTP.Listen, daemon.OpsMux(a.Reporter, cfg.HTTP.Pprof))
+	a.add("http", a.Ops)
+}
+
+// Start starts every component in order.
+func (a *App) Start(ctx context.Context) error { return a.group.Start(ctx, a.comps...) }
+
+// Stop stops them in reverse order, flushing what they hold.
+func (a *App) Stop() error { return a.group.Stop() }
+
+// Run starts the app, waits for ctx to end (SIGINT/SIGTERM), then stops it.
+func (a *App) Run(ctx context.Context) error {
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	a.Log.Info("shutting down")
+	return a.Stop()
+}
