@@ -134,11 +134,11 @@ func TestParseCaptures(t *testing.T) {
 
 // tsharkFields are the Wireshark fields the cross-check reads, in order.
 var tsharkFields = []string{
-	"eth.src", "eth.dst", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
+	"eth.src", "eth.dst", "ieee8021ad.id", "vlan.id", "mpls.label", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
 	"ip.ttl", "ipv6.hlim", "ip.dsfield", "ipv6.tclass", "ip.len", "ipv6.plen", "ipv6.flow",
 	"ip.id", "ip.frag_offset", "ip.flags.mf", "ip.flags.df",
 	"ipv6.fraghdr.ident", "ipv6.fraghdr.offset", "ipv6.fraghdr.more",
-	"ip.proto", "ipv6.nxt", "ipv6.fraghdr.nxt",
+	"ip.proto", "ipv6.nxt", "ipv6.hopopts.nxt", "ipv6.dstopts.nxt", "ipv6.routing.nxt", "ipv6.fraghdr.nxt", "ah.next_header",
 	"tcp.srcport", "tcp.dstport", "tcp.flags", "udp.srcport", "udp.dstport",
 	"icmp.type", "icmp.code", "icmpv6.type", "icmpv6.code",
 }
@@ -153,44 +153,114 @@ func TestParseCapturesAgainstTshark(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join("testdata", name)
 			link, pkts := readPcap(t, path)
-			args := []string{"-n", "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE",
-				"-r", path, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=f"}
-			for _, f := range tsharkFields {
-				args = append(args, "-e", f)
-			}
-			cmd := exec.Command("tshark", args...)
-			cmd.Stderr = nil
-			out, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("tshark: %v", err)
-			}
-			lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
-			if len(lines) != len(pkts) {
-				t.Fatalf("tshark printed %d lines for %d frames", len(lines), len(pkts))
-			}
-			var h Header
-			for i, line := range lines {
-				vals := strings.Split(line, "\t")
-				ws := map[string]string{}
-				for j, f := range tsharkFields {
-					if j < len(vals) {
-						ws[f] = vals[j]
-					}
-				}
-				_ = Parse(link, pkts[i], &h)
-				for field, pair := range tsharkView(&h, ws) {
-					if pair[0] != pair[1] {
-						t.Errorf("frame %d %s: got %s, tshark %s", i+1, field, pair[0], pair[1])
-					}
-				}
-			}
+			compareTshark(t, path, link, pkts, nil)
 		})
+	}
+}
+
+// TestParseCasesAgainstTshark writes the handwritten cases that parse
+// without error to pcap files and checks them against Wireshark too: an
+// independent reading of VLAN, QinQ, MPLS, PPPoE, extension-header and
+// fragment layouts the captures lack.
+func TestParseCasesAgainstTshark(t *testing.T) {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark not installed (scripts/setup.sh test installs it)")
+	}
+	byLink := map[LinkType]uint32{LinkEthernet: 1, LinkIP: 101, LinkIPv4: 101, LinkIPv6: 101}
+	groups := map[uint32][]parseCase{}
+	for _, tc := range parseCases() {
+		if lt, ok := byLink[tc.link]; ok && tc.wantErr == nil {
+			groups[lt] = append(groups[lt], tc)
+		}
+	}
+	for lt, cases := range groups {
+		t.Run(fmt.Sprint("linktype-", lt), func(t *testing.T) {
+			buf := binary.LittleEndian.AppendUint32(nil, 0xa1b2c3d4)
+			buf = binary.LittleEndian.AppendUint16(buf, 2)
+			buf = binary.LittleEndian.AppendUint16(buf, 4)
+			buf = append(buf, make([]byte, 8)...)
+			buf = binary.LittleEndian.AppendUint32(buf, 65535)
+			buf = binary.LittleEndian.AppendUint32(buf, lt)
+			var pkts [][]byte
+			var names []string
+			for i, tc := range cases {
+				buf = binary.LittleEndian.AppendUint32(buf, uint32(1700000000+i))
+				buf = binary.LittleEndian.AppendUint32(buf, 0)
+				buf = binary.LittleEndian.AppendUint32(buf, uint32(len(tc.data)))
+				buf = binary.LittleEndian.AppendUint32(buf, uint32(len(tc.data)))
+				buf = append(buf, tc.data...)
+				pkts = append(pkts, tc.data)
+				names = append(names, tc.name)
+			}
+			path := filepath.Join(t.TempDir(), "cases.pcap")
+			if err := os.WriteFile(path, buf, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			link := LinkEthernet
+			if lt == 101 {
+				link = LinkIP
+			}
+			compareTshark(t, path, link, pkts, names)
+		})
+	}
+}
+
+// compareTshark dissects the pcap at path with tshark and compares each
+// frame's fields with Parse's. names label the frames in errors (nil: their
+// numbers).
+func compareTshark(t *testing.T, path string, link LinkType, pkts [][]byte, names []string) {
+	t.Helper()
+	args := []string{"-n", "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE",
+		"-r", path, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=,"}
+	for _, f := range tsharkFields {
+		args = append(args, "-e", f)
+	}
+	out, err := exec.Command("tshark", args...).Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	if len(lines) != len(pkts) {
+		t.Fatalf("tshark printed %d lines for %d frames", len(lines), len(pkts))
+	}
+	var h Header
+	for i, line := range lines {
+		vals := strings.Split(line, "\t")
+		ws := map[string][]string{}
+		for j, f := range tsharkFields {
+			if j < len(vals) && vals[j] != "" {
+				ws[f] = strings.Split(vals[j], ",")
+			}
+		}
+		frame := fmt.Sprint("frame ", i+1)
+		if names != nil {
+			frame = names[i]
+		}
+		_ = Parse(link, pkts[i], &h)
+		for field, pair := range tsharkView(&h, ws) {
+			if pair[0] != pair[1] {
+				t.Errorf("%s %s: got %s, tshark %s", frame, field, pair[0], pair[1])
+			}
+		}
 	}
 }
 
 // tsharkView pairs each of h's fields with the value tshark reports for it,
 // both as strings in the same notation.
-func tsharkView(h *Header, ws map[string]string) map[string][2]string {
+func tsharkView(h *Header, all map[string][]string) map[string][2]string {
+	// The outermost header's value: the first occurrence.
+	ws := map[string]string{}
+	for k, v := range all {
+		ws[k] = v[0]
+	}
+	// VLAN ids, outermost first: an 802.1ad service tag is its own field.
+	tags := append(append([]string{}, all["ieee8021ad.id"]...), all["vlan.id"]...)
+	tag := func(n int) string {
+		if len(tags) > n {
+			return tags[n]
+		}
+		return ""
+	}
 	num := func(s string) string {
 		if s == "" {
 			return "0"
@@ -234,13 +304,37 @@ func tsharkView(h *Header, ws map[string]string) map[string][2]string {
 		return "0"
 	}
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	// The upper-layer protocol: IPv4's, or for IPv6 the one Next Header
+	// value of the chain that is not an extension header (tshark has a
+	// field per extension header kind, so their order is not known).
+	lastNext := func() string {
+		if p := ws["ip.proto"]; p != "" {
+			return p
+		}
+		var last string
+		for _, f := range []string{"ipv6.nxt", "ipv6.hopopts.nxt", "ipv6.dstopts.nxt", "ipv6.routing.nxt", "ipv6.fraghdr.nxt", "ah.next_header"} {
+			for _, v := range all[f] {
+				switch num(v) {
+				case "0", "43", "44", "51", "60":
+					last = v
+				default:
+					return v
+				}
+			}
+		}
+		return last
+	}
 	ipLen := num(ws["ip.len"])
-	if pl := ws["ipv6.plen"]; pl != "" {
+	if pl := ws["ipv6.plen"]; pl != "" && pl != "0" { // 0: jumbogram, length unknown
 		v, _ := strconv.ParseUint(pl, 0, 32)
 		ipLen = u(v + 40)
 	}
 	return map[string][2]string{
 		"SrcMAC":        {mac(h.SrcMAC), ws["eth.src"]},
+		"VLAN":          {u(uint64(h.VLAN)), num(tag(0))},
+		"InnerVLAN":     {u(uint64(h.InnerVLAN)), num(tag(1))},
+		"MPLSTopLabel":  {u(uint64(h.MPLSTopLabel)), num(ws["mpls.label"])},
+		"MPLSLabels":    {u(uint64(h.MPLSLabels)), u(uint64(len(all["mpls.label"])))},
 		"DstMAC":        {mac(h.DstMAC), ws["eth.dst"]},
 		"SrcAddr":       {addr(h.SrcAddr), first("ip.src", "ipv6.src")},
 		"DstAddr":       {addr(h.DstAddr), first("ip.dst", "ipv6.dst")},
@@ -252,7 +346,7 @@ func tsharkView(h *Header, ws map[string]string) map[string][2]string {
 		"FragOffset":    {u(uint64(h.FragOffset)), num(first("ip.frag_offset", "ipv6.fraghdr.offset"))},
 		"MoreFragments": {b(h.MoreFragments), num(first("ip.flags.mf", "ipv6.fraghdr.more"))},
 		"DontFragment":  {b(h.DontFragment), num(ws["ip.flags.df"])},
-		"Proto":         {u(uint64(h.Proto)), num(first("ip.proto", "ipv6.fraghdr.nxt", "ipv6.nxt"))},
+		"Proto":         {u(uint64(h.Proto)), num(lastNext())},
 		"SrcPort":       {u(uint64(h.SrcPort)), num(first("tcp.srcport", "udp.srcport"))},
 		"DstPort":       {u(uint64(h.DstPort)), num(first("tcp.dstport", "udp.dstport"))},
 		"TCPFlags":      {u(uint64(h.TCPFlags)), num(ws["tcp.flags"])},
