@@ -80,17 +80,18 @@ type SFlow struct {
 }
 
 type sflowMetrics struct {
-	datagrams, flows                 prometheus.Counter
-	ifCounters, hostCounters, others prometheus.Counter
-	errors                           *prometheus.CounterVec
-	skipped                          [skipReasons]prometheus.Counter
-	headerErrors                     [headerReasons]prometheus.Counter
-	samplingUnknown                  prometheus.Counter
-	lost, resets, reordered          prometheus.Counter
-	untracked, expired               prometheus.Counter
-	exporters                        prometheus.Gauge
-	strings                          prometheus.Gauge
-	evictions                        prometheus.Counter
+	datagrams, flows         prometheus.Counter
+	ifCounters, hostCounters prometheus.Counter
+	children, others         prometheus.Counter
+	errors                   *prometheus.CounterVec
+	skipped                  [skipReasons]prometheus.Counter
+	headerErrors             [headerReasons]prometheus.Counter
+	samplingUnknown          prometheus.Counter
+	lost, resets, reordered  prometheus.Counter
+	untracked, expired       prometheus.Counter
+	exporters                prometheus.Gauge
+	strings                  prometheus.Gauge
+	evictions                prometheus.Counter
 }
 
 // Reasons for skipping a sample or a record; the label values of
@@ -107,10 +108,10 @@ var skipNames = [skipReasons]string{"unknown-sample", "unknown-flow-record", "un
 // sflowCounts accumulates per-datagram events so that the hot path touches
 // the Prometheus counters once per datagram, not once per flow.
 type sflowCounts struct {
-	flows, ifCounters, hostCounters, others int
-	skipped                                 [skipReasons]int
-	headerErrors                            [headerReasons]int
-	samplingUnknown                         int
+	flows, ifCounters, hostCounters, children, others int
+	skipped                                           [skipReasons]int
+	headerErrors                                      [headerReasons]int
+	samplingUnknown                                   int
 }
 
 // NewSFlow builds the decoder; r is the decoder's reporter (metrics are
@@ -129,8 +130,10 @@ func NewSFlow(cfg SFlowConfig, r *daemon.Reporter) (*SFlow, error) {
 	m := &s.m
 	m.datagrams = r.Counter("datagrams_total", "sFlow datagrams received.")
 	m.flows = r.Counter("flows_total", "Flow samples decoded into flow records.")
-	counters := r.CounterVec("counter_samples_total", "Counter samples decoded, by the record they became (interface, host, or other: no interface or host record).", "kind")
-	m.ifCounters, m.hostCounters, m.others = counters.WithLabelValues("interface"), counters.WithLabelValues("host"), counters.WithLabelValues("other")
+	counters := r.CounterVec("counter_samples_total",
+		"Counter samples decoded, by the record they became: interface, host, child (a container's or VM's host records, not mapped) or other (no interface or host record).", "kind")
+	m.ifCounters, m.hostCounters = counters.WithLabelValues("interface"), counters.WithLabelValues("host")
+	m.children, m.others = counters.WithLabelValues("child"), counters.WithLabelValues("other")
 	m.errors = r.CounterVec("errors_total", "Malformed datagrams (decoding stopped at the bad sample), by reason.", "reason")
 	skipped := r.CounterVec("skipped_total", "Samples and records of formats this decoder does not map, skipped by length, by reason.", "reason")
 	for i, name := range skipNames {
@@ -225,6 +228,7 @@ func (s *SFlow) publish() {
 	add(m.flows, c.flows)
 	add(m.ifCounters, c.ifCounters)
 	add(m.hostCounters, c.hostCounters)
+	add(m.children, c.children)
 	add(m.others, c.others)
 	for i, n := range c.skipped {
 		add(m.skipped[i], n)

@@ -35,8 +35,10 @@ const (
 // counterSample maps one counter sample: the interface records of a data
 // source (generic, ethernet, port name, hostflow's interface information)
 // merge into one InterfaceCounters, the host records into one HostCounters.
-// A sample with neither (processor, VLAN, only unknown records) is counted
-// as "other".
+// Host records of a container or VM (the sample has a host_parent record,
+// as hsflowd sends for each container) are not a host's: they are counted
+// as "child" and not mapped. A sample with neither (processor, VLAN, only
+// unknown records) is counted as "other".
 func (s *SFlow) counterSample(cs *sflow.CounterSample, exporter netip.Addr, now uint32, out *Batch) {
 	s.counts.skipped[skipUnknownCounterRecord] += len(cs.Unknown)
 	mapped := false
@@ -46,6 +48,10 @@ func (s *SFlow) counterSample(cs *sflow.CounterSample, exporter netip.Addr, now 
 		mapped = true
 	}
 	if cs.Has&hostRecords != 0 {
+		if cs.Has&sflow.HasHostParent != 0 {
+			s.counts.children++
+			return
+		}
 		s.hostCounters(cs, exporter, now, out.NewHost())
 		s.counts.hostCounters++
 		mapped = true

@@ -122,6 +122,13 @@ func TestSFlowCounterSamples(t *testing.T) {
 			interfaces: []flow.InterfaceCounters{func() flow.InterfaceCounters { c := generic(base); c.IfIndex = 7; return c }()},
 		},
 		{
+			name: "container of an hsflowd host: host records with a parent are not a host's",
+			sample: sflow.CounterSample{Expanded: true, SourceType: sflow.SourceLogical, SourceIndex: 100001,
+				Has:        sflow.HasHostDescr | sflow.HasHostParent | sflow.HasHostCPU,
+				HostDescr:  sflow.HostDescr{Hostname: []byte("web-container")},
+				HostParent: sflow.HostParent{ContainerType: sflow.SourcePhysical, ContainerIndex: 1}},
+		},
+		{
 			name: "processor only: neither",
 			sample: sflow.CounterSample{Expanded: true, SourceType: sflow.SourcePhysical, SourceIndex: 1,
 				Has: sflow.HasProcessor, Processor: sflow.Processor{CPU5s: 100}},
@@ -169,5 +176,14 @@ func TestSFlowCounterKinds(t *testing.T) {
 	}
 	if got := sfMetric(t, rep, "counter_samples_total", "kind", "host"); got != 1 {
 		t.Errorf("host counter samples %v, want 1", got)
+	}
+	child := host
+	child.Has |= sflow.HasHostParent
+	b.Reset()
+	if err := d.Decode(Packet{Payload: sfEncode(t, sfCounterDatagram(child)), Source: sfSource, Received: sfNow}, &b); err != nil {
+		t.Fatal(err)
+	}
+	if got := sfMetric(t, rep, "counter_samples_total", "kind", "child"); got != 1 || len(b.Hosts) != 0 {
+		t.Errorf("child counter samples %v and %d host records, want 1 and 0", got, len(b.Hosts))
 	}
 }
