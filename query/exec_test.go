@@ -241,7 +241,7 @@ func TestTableStats(t *testing.T) {
 func TestSankey(t *testing.T) {
 	b := store(t)
 	got, err := b.Sankey(ctx, SankeyRequest{Start: fixStart, End: fixEnd, Dimensions: []string{"SrcCountry", "DstAS"},
-		Limit: 6, Filter: "Proto != icmp"})
+		Limit: 6, Filter: "Proto != icmp AND InIfBoundary = external", Bidirectional: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,15 +249,26 @@ func TestSankey(t *testing.T) {
 		t.Errorf("table = %s, want flows_1h", got.Table)
 	}
 	// A sankey is a time series with one bucket spanning the range.
-	want := expectSeries(func(r *rec) bool { return r.Proto != 1 }, []func(*rec) string{srcCountry, dstAS}, l3bps,
+	want := expectSeries(func(r *rec) bool { return r.Proto != 1 && r.InIfBoundary == 1 }, []func(*rec) string{srcCountry, dstAS}, l3bps,
 		fixStart, fixEnd, 2*time.Hour, 6, TopBySum)
+	checkPaths(t, "forward", got, want)
+	if got.Reverse == nil {
+		t.Fatal("no reverse half")
+	}
+	dstCountry := func(r *rec) string { return r.DstCountry }
+	checkPaths(t, "reverse", got.Reverse, expectSeries(func(r *rec) bool { return r.Proto != 1 && r.OutIfBoundary == 1 },
+		[]func(*rec) string{dstCountry, srcAS}, l3bps, fixStart, fixEnd, 2*time.Hour, 6, TopBySum))
+}
+
+func checkPaths(t *testing.T, what string, got *Sankey, want []Series) {
+	t.Helper()
 	if len(got.Paths) != len(want) {
-		t.Fatalf("got %d paths, want %d", len(got.Paths), len(want))
+		t.Fatalf("%s: got %d paths, want %d", what, len(got.Paths), len(want))
 	}
 	var sum float64
 	for i, p := range got.Paths {
 		if !slices.Equal(p.Labels, want[i].Labels) || !near(p.Value, want[i].Values[0]) {
-			t.Errorf("path %d:\n-got  %v %v\n+want %v %v", i, p.Labels, p.Value, want[i].Labels, want[i].Values[0])
+			t.Errorf("%s path %d:\n-got  %v %v\n+want %v %v", what, i, p.Labels, p.Value, want[i].Labels, want[i].Values[0])
 		}
 		sum += p.Value
 	}

@@ -58,6 +58,7 @@ var fixtureFlows = func() []flow.Record {
 			InIfSpeed:       1000,
 			OutIfSpeed:      []uint32{0, 10000}[rnd(2)],
 			InIfBoundary:    uint8(rnd(3)),
+			OutIfBoundary:   uint8(rnd(3)),
 			SrcAS:           uint32(64500 + rnd(12)*rnd(3)),
 			DstAS:           uint32(64500 + rnd(8)),
 			SrcCountry:      countries[rnd(4)],

@@ -18,6 +18,9 @@ type SankeyRequest struct {
 	Limit      int // top N dimension tuples (0: 10); the rest is one "Other" path
 	Filter     string
 	Unit       Unit
+	// Bidirectional adds the reverse traffic (filter reversed, dimensions
+	// mirrored) as Reverse, for side-by-side halves.
+	Bidirectional bool
 }
 
 // SankeyPath is one dimension tuple and its average rate over the range.
@@ -47,6 +50,7 @@ type Sankey struct {
 	Paths      []SankeyPath
 	Nodes      []SankeyNode
 	Links      []SankeyLink
+	Reverse    *Sankey // bidirectional: the reverse traffic
 }
 
 // sankeyPlan: one scan aggregating per dimension tuple; row_number() on
@@ -64,6 +68,12 @@ func (b *Builder) sankeyPlan(req SankeyRequest) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	return b.sankeyPlanFor(req, f, dims)
+}
+
+// sankeyPlanFor builds the statement for a parsed filter and dimensions
+// (the reverse half passes the mirrored ones).
+func (b *Builder) sankeyPlanFor(req SankeyRequest, f *filter.Filter, dims []*flow.Column) (*plan, error) {
 	limit, err := b.limit(req.Limit)
 	if err != nil {
 		return nil, err
@@ -100,6 +110,27 @@ func (b *Builder) Sankey(ctx context.Context, req SankeyRequest) (*Sankey, error
 	if err != nil {
 		return nil, err
 	}
+	out, err := b.runSankey(ctx, pl)
+	if err != nil || !req.Bidirectional {
+		return out, err
+	}
+	f, _ := b.parseFilter(req.Filter) // parsed once already
+	rdims := make([]*flow.Column, len(pl.dims))
+	for i, d := range pl.dims {
+		rdims[i] = mirror(b.flow, d)
+	}
+	rpl, err := b.sankeyPlanFor(req, f.Reverse(b.flow), rdims)
+	if err != nil {
+		return nil, err
+	}
+	rpl.kind = "sankey-reverse"
+	if out.Reverse, err = b.runSankey(ctx, rpl); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (b *Builder) runSankey(ctx context.Context, pl *plan) (*Sankey, error) {
 	res, err := b.run(ctx, pl.kind, pl.table.name, pl.sql, pl.params)
 	if err != nil {
 		return nil, err
