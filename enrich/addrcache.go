@@ -57,11 +57,14 @@ func newAddrCache(geo *geoip.Set, nets *networks.Table, size int) *addrCache {
 }
 
 func (c *addrCache) slot(hi, lo uint64, exact bool) *atomic.Pointer[addrEntry] {
-	h := hi*0x9E3779B97F4A7C15 ^ lo*0xC2B2AE3D27D4EB4F
+	h := hi*0x9E3779B97F4A7C15 ^ lo
 	if exact {
 		h ^= 0x165667B19E3779F9
 	}
-	h ^= h >> 29
+	// murmur3's finalizer: every input bit reaches the low (index) bits.
+	h ^= h >> 33
+	h *= 0xFF51AFD7ED558CCD
+	h ^= h >> 33
 	return &c.slots[h&c.mask]
 }
 

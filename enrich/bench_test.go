@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/hostflow/hostflow/flow"
 )
 
@@ -68,4 +70,32 @@ func BenchmarkEnrichParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/flow")
+}
+
+// BenchmarkEnrichSpread enriches flows whose addresses are all different:
+// sources spread over 256 IPv4 /24s and destinations over 256 IPv6 /48s
+// (random hosts inside), as scans or many clients produce. Answers uniform
+// over a /24 or /48 are cached per block, so after the first flow of each
+// block every lookup hits; per-address caching would miss on every flow.
+func BenchmarkEnrichSpread(b *testing.B) {
+	en, _ := newEnricher(b, loadConfig(b, "router.yaml", geoFixtures(b)))
+	const batch = 32
+	recs := make([]flow.Record, batch)
+	var n uint32
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		for j := range recs {
+			n = n*1664525 + 1013904223 // LCG: distinct host parts
+			recs[j] = flow.Record{ExporterAddress: agent, SubAgentID: agentSub, OutIf: 2,
+				SrcAddr: netip.AddrFrom4([4]byte{100, 64, byte(n >> 24), byte(n)}),
+				DstAddr: netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(n >> 24), 0, 0, 0,
+					byte(n), byte(n >> 8), byte(n >> 16), 1, 2, 3, 4, 5})}
+		}
+		b.StartTimer()
+		en.Enrich(recs)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/flow")
+	hits, misses := testutil.ToFloat64(en.addrHit), testutil.ToFloat64(en.addrMiss)
+	b.ReportMetric(100*hits/(hits+misses), "%hit")
 }
