@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/netip"
@@ -16,6 +17,9 @@ import (
 	"time"
 
 	"github.com/hostflow/hostflow/agent/internal/nstest"
+	"github.com/hostflow/hostflow/decoder"
+	"github.com/hostflow/hostflow/flow"
+	"github.com/hostflow/hostflow/internal/daemon"
 	"github.com/hostflow/hostflow/packet"
 	"github.com/hostflow/hostflow/sflow"
 )
@@ -34,6 +38,11 @@ type collector struct {
 	mu       sync.Mutex
 	flows    []flowObs
 	counters []sflow.CounterSample
+	// What hostflow's collector-side decoder (decoder.SFlow) makes of the
+	// same datagrams.
+	records []flow.Record
+	ifaces  []flow.InterfaceCounters
+	hosts   []flow.HostCounters
 	agents   map[netip.Addr]bool
 	maxSize  int
 	errs     []error
@@ -50,17 +59,30 @@ func startCollector(t *testing.T, ns *nstest.NS, addr string) *collector {
 	}
 	_ = c.conn.SetReadBuffer(8 << 20)
 	t.Cleanup(func() { c.conn.Close() })
+	hdec, err := decoder.NewSFlow(decoder.DefaultSFlowConfig(), daemon.NewReporter(slog.New(slog.DiscardHandler), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() {
 		buf := make([]byte, 65536)
 		var dec sflow.Decoder
 		var dg sflow.Datagram
+		var batch decoder.Batch
 		for {
 			n, err := c.conn.Read(buf)
 			if err != nil {
 				return
 			}
 			err = dec.Decode(buf[:n], &dg)
+			batch.Reset()
+			herr := hdec.Decode(decoder.Packet{Payload: buf[:n], Received: uint32(time.Now().Unix())}, &batch)
 			c.mu.Lock()
+			if herr != nil {
+				c.errs = append(c.errs, herr)
+			}
+			c.records = append(c.records, batch.Flows...)
+			c.ifaces = append(c.ifaces, batch.Interfaces...)
+			c.hosts = append(c.hosts, batch.Hosts...)
 			c.maxSize = max(c.maxSize, n)
 			if err != nil {
 				c.errs = append(c.errs, err)
@@ -353,6 +375,7 @@ sampling:
 		}
 	}
 	checkCounters(t, col, vaIdx, tunIdx)
+	checkRecords(t, col, vaIdx, tunIdx)
 	checkSfacctd(t, sfOut, sfLog, runs[0].port)
 
 	// tshark 4.0 cannot skip the standard records it does not know (0:1005,
@@ -411,6 +434,43 @@ func checkCounters(t *testing.T, col *collector, vaIdx, tunIdx uint32) {
 			t.Errorf("%s counters: name %q kind %v status %d out octets %d", c.name, cs.PortName, cs.Interface.Kind, cs.Generic.Status, cs.Generic.OutOctets)
 		}
 	}
+}
+
+// checkRecords looks at the flow and counter records hostflow's collector
+// decoder produced: process attribution, tcp_info and interface kinds
+// survive the trip.
+func checkRecords(t *testing.T, col *collector, vaIdx, tunIdx uint32) {
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	var iperfTCP, withRTT, tunOut int
+	for i := range col.records {
+		r := &col.records[i]
+		if r.ProcessName == "iperf3" && r.Proto == 6 && r.DstPort == 5301 {
+			iperfTCP++
+			if r.TCPRTT > 0 {
+				withRTT++
+			}
+		}
+		// The decoder reports "internal" (0x3FFFFFFF) as 0 and sets the
+		// flow direction instead.
+		if r.OutIf == tunIdx && r.FlowDirection == flow.DirectionEgress && r.ProcessName == "iperf3" {
+			tunOut++
+		}
+	}
+	if iperfTCP == 0 || withRTT == 0 || tunOut == 0 {
+		t.Errorf("decoded records: %d iperf3 TCP to 5301 (%d with RTT), %d iperf3 out of the tun device", iperfTCP, withRTT, tunOut)
+	}
+	kinds := map[uint32]string{}
+	for _, c := range col.ifaces {
+		kinds[c.IfIndex] = c.IfKind
+	}
+	if kinds[vaIdx] != "veth" || kinds[tunIdx] != "tun" {
+		t.Errorf("decoded interface kinds: va %q, hftun0 %q", kinds[vaIdx], kinds[tunIdx])
+	}
+	if len(col.hosts) == 0 || col.hosts[0].HostName == "" || col.hosts[0].MemTotal == 0 {
+		t.Errorf("decoded host counters: %+v", col.hosts)
+	}
+	t.Logf("collector decoder: %d flow records, %d interface and %d host counter records", len(col.records), len(col.ifaces), len(col.hosts))
 }
 
 // checkTshark decodes the captured datagrams with tshark and compares the
