@@ -68,43 +68,42 @@ func isKeyword(t token, kw string) bool {
 }
 
 func (p *parser) parseOr() (Node, error) {
-	first, err := p.parseAnd()
-	if err != nil {
-		return nil, err
-	}
-	terms := []Node{first}
-	for t := p.peek(); t.kind == tkOr || isKeyword(t, "OR"); t = p.peek() {
-		p.next()
-		n, err := p.parseAnd()
-		if err != nil {
-			return nil, err
-		}
-		terms = append(terms, n)
-	}
-	if len(terms) == 1 {
-		return first, nil
+	terms, err := p.parseSeq(p.parseAnd, tkOr, "OR")
+	if err != nil || len(terms) == 1 {
+		return first(terms), err
 	}
 	return &Or{Terms: terms}, nil
 }
 
 func (p *parser) parseAnd() (Node, error) {
-	first, err := p.parseUnit()
-	if err != nil {
-		return nil, err
+	terms, err := p.parseSeq(p.parseUnit, tkAnd, "AND")
+	if err != nil || len(terms) == 1 {
+		return first(terms), err
 	}
-	terms := []Node{first}
-	for t := p.peek(); t.kind == tkAnd || isKeyword(t, "AND"); t = p.peek() {
-		p.next()
-		n, err := p.parseUnit()
+	return &And{Terms: terms}, nil
+}
+
+// parseSeq parses operands separated by an operator (symbol or keyword).
+func (p *parser) parseSeq(operand func() (Node, error), sym tokKind, kw string) ([]Node, error) {
+	var terms []Node
+	for {
+		n, err := operand()
 		if err != nil {
 			return nil, err
 		}
 		terms = append(terms, n)
+		if t := p.peek(); t.kind != sym && !isKeyword(t, kw) {
+			return terms, nil
+		}
+		p.next()
 	}
-	if len(terms) == 1 {
-		return first, nil
+}
+
+func first(ns []Node) Node {
+	if len(ns) == 0 {
+		return nil
 	}
-	return &And{Terms: terms}, nil
+	return ns[0]
 }
 
 func (p *parser) parseUnit() (Node, error) {
