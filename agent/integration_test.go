@@ -43,10 +43,10 @@ type collector struct {
 	records []flow.Record
 	ifaces  []flow.InterfaceCounters
 	hosts   []flow.HostCounters
-	agents   map[netip.Addr]bool
-	maxSize  int
-	errs     []error
-	conn     *net.UDPConn
+	agents  map[netip.Addr]bool
+	maxSize int
+	errs    []error
+	conn    *net.UDPConn
 }
 
 func startCollector(t *testing.T, ns *nstest.NS, addr string) *collector {
