@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/hostflow/hostflow/enrich/geoip/geoiptest"
 	"github.com/hostflow/hostflow/flow"
 	"github.com/hostflow/hostflow/internal/config"
 	"github.com/hostflow/hostflow/internal/daemon"
@@ -146,53 +145,19 @@ func diffRecords(t *testing.T, got, want []flow.Record) {
 	}
 }
 
-// writeMMDB writes a MaxMind-format database (GeoLite2 layouts).
-func writeMMDB(t testing.TB, path, dbType string, records map[string]mmdbtype.Map) {
-	t.Helper()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: dbType, RecordSize: 28, IPVersion: 6,
-		IncludeReservedNetworks: true, Description: map[string]string{"en": "test"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p, rec := range records {
-		_, n, err := net.ParseCIDR(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tree.Insert(n, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f, err := os.Create(path + ".tmp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tree.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	if err := os.Rename(path+".tmp", path); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func geoFixtures(t testing.TB) map[string]string {
 	dir := t.TempDir()
 	asn, city := filepath.Join(dir, "asn.mmdb"), filepath.Join(dir, "city.mmdb")
-	writeMMDB(t, asn, "GeoLite2-ASN", map[string]mmdbtype.Map{
+	geoiptest.Write(t, asn, "GeoLite2-ASN", map[string]mmdbtype.Map{
 		"198.51.100.0/24": {"autonomous_system_number": mmdbtype.Uint32(64501)},
 		"2001:db8:a::/48": {"autonomous_system_number": mmdbtype.Uint32(15169)},
 		"81.2.69.0/24":    {"autonomous_system_number": mmdbtype.Uint32(20712)},
 	})
-	city4 := func(cc, c string) mmdbtype.Map {
-		return mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String(cc)},
-			"city": mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String(c)}}}
-	}
-	writeMMDB(t, city, "GeoLite2-City", map[string]mmdbtype.Map{
-		"198.51.100.0/24": city4("NL", "Amsterdam"),
-		"81.2.69.0/26":    city4("GB", "London"),
-		"81.2.69.64/26":   city4("GB", "Boxford"),
-		"2001:db8:a::/48": city4("US", "Mountain View"),
+	geoiptest.Write(t, city, "GeoLite2-City", map[string]mmdbtype.Map{
+		"198.51.100.0/24": geoiptest.City("NL", "Amsterdam"),
+		"81.2.69.0/26":    geoiptest.City("GB", "London"),
+		"81.2.69.64/26":   geoiptest.City("GB", "Boxford"),
+		"2001:db8:a::/48": geoiptest.City("US", "Mountain View"),
 	})
 	return map[string]string{"asn": asn, "city": city}
 }
@@ -363,7 +328,7 @@ func TestGeoIPReloadFlushesCache(t *testing.T) {
 	if as := get(); as != 64501 {
 		t.Fatalf("AS %d before reload", as)
 	}
-	writeMMDB(t, fx["asn"], "GeoLite2-ASN", map[string]mmdbtype.Map{
+	geoiptest.Write(t, fx["asn"], "GeoLite2-ASN", map[string]mmdbtype.Map{
 		"198.51.100.0/24": {"autonomous_system_number": mmdbtype.Uint32(64777)}})
 	deadline := time.Now().Add(10 * time.Second)
 	for get() != 64777 {

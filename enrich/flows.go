@@ -14,7 +14,7 @@ func (en *Enricher) Enrich(recs []flow.Record) {
 		return
 	}
 	now := en.clock.Load()
-	c := en.cache()
+	addrs := addrLookup{c: en.cache()}
 	var (
 		ex         *exporterState
 		info       *exporterInfo
@@ -22,9 +22,6 @@ func (en *Enricher) Enrich(recs []flow.Record) {
 		lastAddr   netip.Addr
 		lastSub    uint32
 		noEx, noIf int
-		lookups    int
-		misses     int
-		memo       [2]addrMemo
 	)
 	for i := range recs {
 		r := &recs[i]
@@ -43,22 +40,14 @@ func (en *Enricher) Enrich(recs []flow.Record) {
 				noEx++
 			}
 			fillExporter(r, info)
-			if idx := r.InIf; idx != 0 && idx != flow.IfIndexInternal {
-				ii := ifs[idx]
-				if ii == nil {
-					ii, ifs = en.iface(ex, idx), *ex.ifaces.Load()
-				}
+			if ii := en.ifaceOf(ex, &ifs, r.InIf); ii != nil {
 				if ii.missing {
 					noIf++
 				}
 				fillIface(ii, &r.InIfName, &r.InIfDescription, &r.InIfSpeed, &r.InIfKind,
 					&r.InIfConnectivity, &r.InIfProvider, &r.InIfBoundary)
 			}
-			if idx := r.OutIf; idx != 0 && idx != flow.IfIndexInternal {
-				ii := ifs[idx]
-				if ii == nil {
-					ii, ifs = en.iface(ex, idx), *ex.ifaces.Load()
-				}
+			if ii := en.ifaceOf(ex, &ifs, r.OutIf); ii != nil {
 				if ii.missing {
 					noIf++
 				}
@@ -66,56 +55,69 @@ func (en *Enricher) Enrich(recs []flow.Record) {
 					&r.OutIfConnectivity, &r.OutIfProvider, &r.OutIfBoundary)
 			}
 		}
-		// One side of consecutive flows is often the same address (the
-		// host itself, a busy server): remember the last two answers.
-		if a := r.SrcAddr; a.IsValid() {
-			var info *addrInfo
-			switch a {
-			case memo[0].addr:
-				info = memo[0].info
-			case memo[1].addr:
-				info = memo[1].info
-			default:
-				var hit bool
-				info, hit = c.lookup(a)
-				lookups++
-				if !hit {
-					misses++
-				}
-				memo[0] = addrMemo{a, info}
-			}
-			r.SrcAS = en.pickAS(r.SrcAS, info.asn)
-			fillAddr(info, &r.SrcCountry, &r.SrcGeoCity, &r.SrcNetName, &r.SrcNetRole, &r.SrcNetSite,
+		if a := addrs.get(r.SrcAddr, 0); a != nil {
+			r.SrcAS = en.pickAS(r.SrcAS, a.asn)
+			fillAddr(a, &r.SrcCountry, &r.SrcGeoCity, &r.SrcNetName, &r.SrcNetRole, &r.SrcNetSite,
 				&r.SrcNetRegion, &r.SrcNetTenant)
 		}
-		if a := r.DstAddr; a.IsValid() {
-			var info *addrInfo
-			switch a {
-			case memo[1].addr:
-				info = memo[1].info
-			case memo[0].addr:
-				info = memo[0].info
-			default:
-				var hit bool
-				info, hit = c.lookup(a)
-				lookups++
-				if !hit {
-					misses++
-				}
-				memo[1] = addrMemo{a, info}
-			}
-			r.DstAS = en.pickAS(r.DstAS, info.asn)
-			fillAddr(info, &r.DstCountry, &r.DstGeoCity, &r.DstNetName, &r.DstNetRole, &r.DstNetSite,
+		if a := addrs.get(r.DstAddr, 1); a != nil {
+			r.DstAS = en.pickAS(r.DstAS, a.asn)
+			fillAddr(a, &r.DstCountry, &r.DstGeoCity, &r.DstNetName, &r.DstNetRole, &r.DstNetSite,
 				&r.DstNetRegion, &r.DstNetTenant)
 		}
 	}
 	countMissing(ex, noEx, noIf)
-	if lookups > misses {
-		en.addrHit.Add(float64(lookups - misses))
+	if addrs.lookups > addrs.misses {
+		en.addrHit.Add(float64(addrs.lookups - addrs.misses))
 	}
-	if misses > 0 {
-		en.addrMiss.Add(float64(misses))
+	if addrs.misses > 0 {
+		en.addrMiss.Add(float64(addrs.misses))
 	}
+}
+
+// ifaceOf returns the interface info for ifIndex from the run's snapshot
+// ifs, resolving (and refreshing the snapshot) on first sight; nil for no
+// interface (0) and for the device itself (internal).
+func (en *Enricher) ifaceOf(ex *exporterState, ifs *map[uint32]*ifaceInfo, ifIndex uint32) *ifaceInfo {
+	if ifIndex == 0 || ifIndex == flow.IfIndexInternal {
+		return nil
+	}
+	if ii := (*ifs)[ifIndex]; ii != nil {
+		return ii
+	}
+	ii := en.iface(ex, ifIndex)
+	*ifs = *ex.ifaces.Load()
+	return ii
+}
+
+// addrLookup is the address side of one Enrich call: the cache, a memo of
+// the last source and destination answers (one side of consecutive flows
+// is often the same address: the host itself, a busy server), and counts.
+type addrLookup struct {
+	c               *addrCache
+	memo            [2]addrMemo
+	lookups, misses int
+}
+
+// get returns the answer for a (nil when a is invalid); side is 0 for
+// sources and 1 for destinations.
+func (l *addrLookup) get(a netip.Addr, side int) *addrInfo {
+	if !a.IsValid() {
+		return nil
+	}
+	switch a {
+	case l.memo[side].addr:
+		return l.memo[side].info
+	case l.memo[1-side].addr:
+		return l.memo[1-side].info
+	}
+	info, hit := l.c.lookup(a)
+	l.lookups++
+	if !hit {
+		l.misses++
+	}
+	l.memo[side] = addrMemo{a, info}
+	return info
 }
 
 // addrMemo remembers an address answer within one Enrich call.

@@ -3,7 +3,6 @@ package geoip
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -11,59 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/hostflow/hostflow/enrich/geoip/geoiptest"
 	"github.com/hostflow/hostflow/internal/daemon"
 )
-
-// writeDB writes a MaxMind-format database with the given records.
-func writeDB(t testing.TB, path, dbType string, records map[string]mmdbtype.Map) {
-	t.Helper()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: dbType, RecordSize: 28, IPVersion: 6,
-		IncludeReservedNetworks: true,
-		Description:             map[string]string{"en": "hostflow test database"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p, rec := range records {
-		_, n, err := net.ParseCIDR(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tree.Insert(n, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tree.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	// Replace atomically, like geoipupdate does.
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func asnRecord(n uint32, org string) mmdbtype.Map {
-	return mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(n),
-		"autonomous_system_organization": mmdbtype.String(org)}
-}
-
-func cityRecord(cc, city string) mmdbtype.Map {
-	return mmdbtype.Map{
-		"country": mmdbtype.Map{"iso_code": mmdbtype.String(cc), "names": mmdbtype.Map{"en": mmdbtype.String(cc)}},
-		"city":    mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String(city), "fr": mmdbtype.String(city + "-fr")}},
-	}
-}
 
 // fixtures writes a GeoLite2-ASN-like, a GeoLite2-City-like and two
 // IPinfo-like databases and returns their paths.
@@ -71,23 +23,23 @@ func fixtures(t testing.TB) (asn, city, ipinfo, lite string) {
 	dir := t.TempDir()
 	asn, city = filepath.Join(dir, "GeoLite2-ASN.mmdb"), filepath.Join(dir, "GeoLite2-City.mmdb")
 	ipinfo, lite = filepath.Join(dir, "country_asn.mmdb"), filepath.Join(dir, "ipinfo_lite.mmdb")
-	writeDB(t, asn, "GeoLite2-ASN", map[string]mmdbtype.Map{
-		"1.0.0.0/24":     asnRecord(13335, "Cloudflare"),
-		"2001:db8::/32":  asnRecord(64496, "Doc"),
-		"81.2.69.0/24":   asnRecord(20712, "Andrews & Arnold"),
-		"203.0.113.0/24": asnRecord(64500, "Test"),
+	geoiptest.Write(t, asn, "GeoLite2-ASN", map[string]mmdbtype.Map{
+		"1.0.0.0/24":     geoiptest.ASN(13335, "Cloudflare"),
+		"2001:db8::/32":  geoiptest.ASN(64496, "Doc"),
+		"81.2.69.0/24":   geoiptest.ASN(20712, "Andrews & Arnold"),
+		"203.0.113.0/24": geoiptest.ASN(64500, "Test"),
 	})
-	writeDB(t, city, "GeoLite2-City", map[string]mmdbtype.Map{
-		"1.0.0.0/24":      cityRecord("AU", "Sydney"),
-		"81.2.69.0/26":    cityRecord("GB", "London"),
-		"81.2.69.64/26":   cityRecord("GB", "Boxford"),
-		"2001:db8:1::/48": cityRecord("FR", "Paris"),
+	geoiptest.Write(t, city, "GeoLite2-City", map[string]mmdbtype.Map{
+		"1.0.0.0/24":      geoiptest.City("AU", "Sydney"),
+		"81.2.69.0/26":    geoiptest.City("GB", "London"),
+		"81.2.69.64/26":   geoiptest.City("GB", "Boxford"),
+		"2001:db8:1::/48": geoiptest.City("FR", "Paris"),
 	})
-	writeDB(t, ipinfo, "ipinfo country_asn.mmdb", map[string]mmdbtype.Map{
+	geoiptest.Write(t, ipinfo, "ipinfo country_asn.mmdb", map[string]mmdbtype.Map{
 		"8.8.8.0/24": {"country": mmdbtype.String("US"), "country_name": mmdbtype.String("United States"),
 			"asn": mmdbtype.String("AS15169"), "as_name": mmdbtype.String("Google LLC")},
 	})
-	writeDB(t, lite, "ipinfo ipinfo_lite.mmdb", map[string]mmdbtype.Map{
+	geoiptest.Write(t, lite, "ipinfo ipinfo_lite.mmdb", map[string]mmdbtype.Map{
 		"9.9.9.0/24": {"country": mmdbtype.String("Switzerland"), "country_code": mmdbtype.String("CH"),
 			"asn": mmdbtype.String("AS19281"), "as_name": mmdbtype.String("Quad9")},
 	})
@@ -182,7 +134,7 @@ func TestHotReload(t *testing.T) {
 		t.Fatalf("before reload: ASN %d", got.ASN)
 	}
 
-	writeDB(t, asn, "GeoLite2-ASN", map[string]mmdbtype.Map{"203.0.113.0/24": asnRecord(64501, "New")})
+	geoiptest.Write(t, asn, "GeoLite2-ASN", map[string]mmdbtype.Map{"203.0.113.0/24": geoiptest.ASN(64501, "New")})
 	waitFor(t, func() bool { got, _ := d.Current().Lookup(a); return got.ASN == 64501 })
 	if got, _ := first.Lookup(a); got.ASN != 64500 {
 		t.Errorf("the old snapshot changed under its readers: %d", got.ASN)
@@ -222,7 +174,7 @@ func TestStartErrors(t *testing.T) {
 	if err := r2.Health()["hostflow/geoip"]; err == nil || !strings.Contains(err.Error(), "nope.mmdb") {
 		t.Errorf("health while missing: %v", err)
 	}
-	writeDB(t, missing, "GeoLite2-City", map[string]mmdbtype.Map{"1.0.0.0/24": cityRecord("AU", "Sydney")})
+	geoiptest.Write(t, missing, "GeoLite2-City", map[string]mmdbtype.Map{"1.0.0.0/24": geoiptest.City("AU", "Sydney")})
 	waitFor(t, func() bool { got, _ := d2.Current().Lookup(netip.MustParseAddr("1.0.0.1")); return got.Country == "AU" })
 	if err := r2.Health()["hostflow/geoip"]; err != nil {
 		t.Errorf("health once loaded: %v", err)
