@@ -218,7 +218,7 @@ func (a *Agent) rescan() error {
 			continue
 		}
 		want[l.Index] = true
-		rate := a.cfg.Sampling.Rate(l.Name, l.Speed)
+		rate := a.cfg.Sampling.Rate(l.Name, rateSpeed(l))
 		lt := sampler.LinkEthernet
 		if l.EncapType == "none" || l.EncapType == "rawip" {
 			lt = sampler.LinkIP
@@ -249,6 +249,18 @@ func (a *Agent) rescan() error {
 		}
 	}
 	return nil
+}
+
+// rateSpeed is the link speed used to choose the sampling rate: that of
+// hardware (and bonds and VLANs over it). Virtual devices report fictitious
+// speeds (veth 10G; tun 10M or 10G), which would sample tailscale0 at
+// 1:10000: they count as unknown and get the default rate.
+func rateSpeed(l *counters.Link) uint64 {
+	switch l.Kind {
+	case sflow.IfKindPhysical, sflow.IfKindBond, sflow.IfKindVLAN:
+		return l.Speed
+	}
+	return 0
 }
 
 func (a *Agent) startTap(l *counters.Link, rate uint32, lt sampler.LinkType, excl []netip.AddrPort) (*tap, error) {

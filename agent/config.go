@@ -49,7 +49,8 @@ type Config struct {
 
 // SamplingConfig chooses sampling rates, in this order: per interface name,
 // by link speed, then N = speed / 1 Mbit/s (at least 100) when the speed is
-// known, else Default (tun devices report no speed).
+// known, else Default. Only hardware (physical, bond, VLAN) speeds count:
+// virtual devices (tun, veth, bridge) get Default.
 type SamplingConfig struct {
 	Default    uint32            `yaml:"default"`
 	BySpeed    map[string]uint32 `yaml:"by-speed"`

@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -290,9 +291,19 @@ aggregate: src_host, dst_host, src_port, dst_port, proto
 	}
 	defer func() { _ = sfacctd.Process.Kill(); _ = sfacctd.Wait() }()
 
+	gfOut := filepath.Join(dir, "goflow2.json")
+	if gf := goflow2Path(); gf != "" {
+		g := b.Command(gf, "-listen", "sflow://198.18.0.2:6346", "-format", "json", "-transport.file", gfOut)
+		g.Stderr = io.Discard
+		if err := g.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = g.Process.Kill(); _ = g.Wait() }()
+	}
+
 	const rate = 10
 	agent := startHelper(t, a.Name, "agent", `HOSTFLOW_TEST_CONFIG=
-collectors: ["198.18.0.2:6343", "198.18.0.2:6344"]
+collectors: ["198.18.0.2:6343", "198.18.0.2:6344", "198.18.0.2:6346"]
 agent-interface: va
 sub-agent-id: 7
 polling: 2s
@@ -377,6 +388,7 @@ sampling:
 	checkCounters(t, col, vaIdx, tunIdx)
 	checkRecords(t, col, vaIdx, tunIdx)
 	checkSfacctd(t, sfOut, sfLog, runs[0].port)
+	checkGoflow2(t, gfOut, runs[0].port)
 
 	// tshark 4.0 cannot skip the standard records it does not know (0:1005,
 	// 0:2000–2010, 0:2209) and misreads what follows them, so it only gets
@@ -390,19 +402,31 @@ sampling:
 	defer func() { _ = dump.Process.Kill(); _ = dump.Wait() }()
 	time.Sleep(500 * time.Millisecond)
 	tcol := startCollector(t, b, "198.18.0.2:6345")
-	startHelper(t, a.Name, "agent", `HOSTFLOW_TEST_CONFIG=
+	agent2 := startHelper(t, a.Name, "agent", `HOSTFLOW_TEST_CONFIG=
 collectors: ["198.18.0.2:6343", "198.18.0.2:6345"]
 polling: 0s
+rescan: 1s
 tcp-info: false
 sampling: {default: 10, interfaces: {va: 10}}
 `)
 	time.Sleep(500 * time.Millisecond)
 	iperf(t, a, b, "198.18.0.2", 5311, false, "20M", "200M")
 	iperf(t, a, b, "fd19::2", 5312, true, "2M", "20M")
+	// An interface that appears while the agent runs is sampled after the
+	// next rescan.
+	nstest.Veth(t, a, "vnew", []string{"198.18.7.1/24"}, b, "vnewb", []string{"198.18.7.2/24"})
+	newIdx := ifIndex(t, a, "vnew")
+	time.Sleep(2 * time.Second)
+	iperf(t, a, b, "198.18.7.2", 5313, true, "1M", "10M")
 	time.Sleep(1500 * time.Millisecond)
 	_ = dump.Process.Signal(os.Interrupt)
 	_ = dump.Wait()
 	checkTshark(t, pcap, tcol)
+	if out, _ := tcol.estimate(newIdx, 5313, 17); out.samples == 0 {
+		t.Errorf("no sample from vnew (ifindex %d), created after the agent started; agent log:\n%s", newIdx, agent2.stderr)
+	} else {
+		t.Logf("vnew (created after start): %d samples", out.samples)
+	}
 }
 
 func checkCounters(t *testing.T, col *collector, vaIdx, tunIdx uint32) {
@@ -471,6 +495,53 @@ func checkRecords(t *testing.T, col *collector, vaIdx, tunIdx uint32) {
 		t.Errorf("decoded host counters: %+v", col.hosts)
 	}
 	t.Logf("collector decoder: %d flow records, %d interface and %d host counter records", len(col.records), len(col.ifaces), len(col.hosts))
+}
+
+// goflow2Path finds goflow2 (go install github.com/netsampler/goflow2/v2/
+// cmd/goflow2@v2.2.6) in PATH or ~/go/bin; "" when absent.
+func goflow2Path() string {
+	if p, err := exec.LookPath("goflow2"); err == nil {
+		return p
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		if p := filepath.Join(home, "go", "bin", "goflow2"); fileExists(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// checkGoflow2 looks for the first run's flow, with its sampling rate, in
+// goflow2's JSON output.
+func checkGoflow2(t *testing.T, path string, port int) {
+	if goflow2Path() == "" {
+		t.Log("goflow2 not installed: skipping its check")
+		return
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Errorf("goflow2 output: %v", err)
+		return
+	}
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		var m struct {
+			Type         string `json:"type"`
+			DstPort      int    `json:"dst_port"`
+			SamplingRate int    `json:"sampling_rate"`
+			InIf         uint32 `json:"in_if"`
+			OutIf        uint32 `json:"out_if"`
+		}
+		if json.Unmarshal([]byte(line), &m) == nil && m.Type == "SFLOW_5" && m.DstPort == port && m.SamplingRate >= 10 && m.InIf == sflow.IfIndexInternal {
+			n++
+		}
+	}
+	t.Logf("goflow2 decoded %d flow samples to port %d", n, port)
+	if n == 0 {
+		t.Errorf("goflow2 decoded no flow to port %d:\n%.2000s", port, data)
+	}
 }
 
 // checkTshark decodes the captured datagrams with tshark and compares the
