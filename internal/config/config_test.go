@@ -76,3 +76,29 @@ func TestParseKeepsDefaults(t *testing.T) {
 		t.Errorf("got %+v", s)
 	}
 }
+
+func TestDurationAndByteSize(t *testing.T) {
+	type c struct {
+		D Duration `yaml:"d"`
+		B ByteSize `yaml:"b"`
+	}
+	var v c
+	if err := Parse("f.yaml", []byte("d: 15d\nb: 512MiB\n"), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.D.String() != "15d" || v.B != 512<<20 {
+		t.Errorf("got %v %v", v.D, v.B)
+	}
+	err := Parse("f.yaml", []byte("d: soon\n"), &v)
+	if err == nil || !strings.Contains(err.Error(), "f.yaml:1: key d: bad duration") {
+		t.Errorf("err = %v", err)
+	}
+	err = Parse("f.yaml", []byte("d: 1s\nb: lots\n"), &v)
+	if err == nil || !strings.Contains(err.Error(), "f.yaml:2: key b: bad size") {
+		t.Errorf("err = %v", err)
+	}
+	out, _ := ByteSize(3 << 30).MarshalYAML()
+	if out != "3GiB" {
+		t.Errorf("marshal = %v", out)
+	}
+}

@@ -10,10 +10,12 @@ import (
 	"strings"
 
 	"github.com/hostflow/hostflow/agent"
+	"github.com/hostflow/hostflow/console"
 	"github.com/hostflow/hostflow/decoder"
 	"github.com/hostflow/hostflow/enrich"
 	"github.com/hostflow/hostflow/inlet"
 	"github.com/hostflow/hostflow/internal/config"
+	"github.com/hostflow/hostflow/query"
 	"github.com/hostflow/hostflow/store"
 )
 
@@ -34,6 +36,10 @@ type Config struct {
 	Enrich enrich.Config `yaml:"enrich"`
 	// Store: embedded chDB or ClickHouse server.
 	Store store.Config `yaml:"store"`
+	// Query: limits of what one request may ask for.
+	Query query.Config `yaml:"query"`
+	// Console: the web console and HTTP API v1.
+	Console console.Config `yaml:"console"`
 }
 
 // LogConfig selects the log level and format.
@@ -63,6 +69,8 @@ func Defaults() Config {
 		NetFlow: decoder.DefaultNetFlowConfig(),
 		Enrich:  enrich.DefaultConfig(),
 		Store:   store.DefaultConfig(),
+		Query:   query.DefaultConfig(),
+		Console: console.DefaultConfig(),
 	}
 }
 
@@ -94,6 +102,8 @@ func (c *Config) Validate() error {
 		config.Prefix("netflow", c.NetFlow.Validate()),
 		config.Prefix("enrich", c.Enrich.Validate()),
 		config.Prefix("store", c.Store.Validate()),
+		config.Prefix("query", c.Query.Validate()),
+		config.Prefix("console", c.Console.Validate()),
 	)
 	return errors.Join(errs...)
 }

@@ -8,11 +8,13 @@ import (
 
 	"github.com/hostflow/hostflow/agent"
 	"github.com/hostflow/hostflow/collector"
+	"github.com/hostflow/hostflow/console"
 	"github.com/hostflow/hostflow/decoder"
 	"github.com/hostflow/hostflow/enrich"
 	"github.com/hostflow/hostflow/flow"
 	"github.com/hostflow/hostflow/inlet"
 	"github.com/hostflow/hostflow/internal/daemon"
+	"github.com/hostflow/hostflow/query"
 	"github.com/hostflow/hostflow/store"
 )
 
@@ -25,11 +27,12 @@ type App struct {
 	group    *daemon.Group
 
 	// Set by the collector part, for tests and the console.
-	Store *store.Store
-	Inlet *inlet.Inlet
-	Tap   *collector.Tap
-	Agent *agent.Agent
-	Ops   *daemon.HTTPServer
+	Store   *store.Store
+	Inlet   *inlet.Inlet
+	Tap     *collector.Tap
+	Agent   *agent.Agent
+	Console *console.Console
+	Ops     *daemon.HTTPServer
 }
 
 // NewApp prepares an empty app with a logger built from cfg.
@@ -97,11 +100,23 @@ func (a *App) AddCollector(cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("inlet: %w", err)
 	}
-	a.Store, a.Inlet, a.Tap = st, in, tap
+	builder, err := query.New(cfg.Query, query.Dependencies{Flow: schema, Store: st.Schema(), Querier: st, Reporter: a.Reporter})
+	if err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	con, err := console.New(cfg.Console, console.Dependencies{
+		Reporter: a.Reporter, Flow: schema, Store: st.Schema(), Builder: builder, Querier: st, Tap: tap,
+		Ops: daemon.OpsMux(a.Reporter, cfg.HTTP.Pprof),
+	})
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	a.Store, a.Inlet, a.Tap, a.Console = st, in, tap, con
 	a.add("store", st)
 	a.add("enrich", en)
 	a.add("pipeline", pipe)
 	a.add("inlet", in)
+	a.add("console", con)
 	return nil
 }
 

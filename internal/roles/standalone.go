@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/hostflow/hostflow/console"
 	"github.com/hostflow/hostflow/inlet"
 )
 
@@ -16,6 +17,12 @@ type StandaloneOptions struct {
 // AddStandalone adds the collector and an agent that sends to it over
 // loopback.
 func AddStandalone(a *App, cfg *Config, opts StandaloneOptions) error {
+	// First run on one machine: the console on a loopback address is
+	// readable without a token until tokens are configured.
+	auth := &cfg.Console.Auth
+	if auth.Anonymous == console.ScopeNone && len(auth.Tokens) == 0 && auth.TokensFile == "" && cfg.Console.IsLoopback() {
+		auth.Anonymous = console.ScopeRead
+	}
 	if err := a.AddCollector(cfg); err != nil {
 		return err
 	}
