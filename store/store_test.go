@@ -125,7 +125,7 @@ func TestIngestAndRollups(t *testing.T) {
 	cfg.TTL = map[string]Duration{} // synthetic data is dated in the past
 	s := startStore(t, cfg)
 
-	const workers, perWorker = 3, 40_000
+	const workers, perWorker = 3, 20_000
 	var wantBytes uint64
 	var wg sync.WaitGroup
 	for w := range workers {

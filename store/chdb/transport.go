@@ -51,6 +51,11 @@ func NewTransport(o Options) (*Transport, error) {
 		"--query_profiler_real_time_period_ns=0",
 		"--query_profiler_cpu_time_period_ns=0",
 		"--session_timezone=UTC",
+		// Rollup views already GROUP BY each block: sorting and summing it
+		// again while inserting into the SummingMergeTree doubled the insert
+		// CPU (measured 54 → 27 µs/row with the three rollups); merges still
+		// sum.
+		"--optimize_on_insert=0",
 	}
 	if o.MaxMemory > 0 {
 		args = append(args, fmt.Sprintf("--max_server_memory_usage=%d", o.MaxMemory))

@@ -177,6 +177,11 @@ func (t *Transport) Query(ctx context.Context, sql string, params map[string]str
 
 // Insert sends a Native block with its column list.
 func (t *Transport) Insert(ctx context.Context, table string, b *native.Block) error {
+	if t.serverParams {
+		// See store/chdb: the rollup views aggregate each block already.
+		// (The setting is unknown to servers older than 20.x.)
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"optimize_on_insert": 0}))
+	}
 	batch, err := t.conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+strings.Join(b.Names(), ", ")+")")
 	if err != nil {
 		return fmt.Errorf("insert into %s: %w", table, err)
