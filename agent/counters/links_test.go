@@ -1,7 +1,9 @@
 package counters
 
 import (
+	"encoding/binary"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/hostflow/hostflow/agent/internal/nstest"
@@ -92,5 +94,45 @@ func TestLinksInNamespace(t *testing.T) {
 	if cs.Generic.Status != 3 || cs.Generic.OutUcastPkts < 3 || string(cs.PortName) != "va" ||
 		cs.Interface.Kind != sflow.IfKindVeth || string(cs.Interface.Alias) != "uplink to b" || cs.Has&sflow.HasEthernet != 0 {
 		t.Errorf("interface sample %+v", cs)
+	}
+}
+
+// FuzzParseStats feeds arbitrary RTM_GETSTATS answers to the parser.
+func FuzzParseStats(f *testing.F) {
+	ok := make([]byte, 16+12+4+16)
+	binary.NativeEndian.PutUint32(ok[0:], uint32(len(ok)))
+	binary.NativeEndian.PutUint16(ok[4:], 92) // RTM_NEWSTATS
+	binary.NativeEndian.PutUint16(ok[28:], 4+16)
+	binary.NativeEndian.PutUint16(ok[30:], iflaStatsLink64)
+	binary.NativeEndian.PutUint64(ok[32:], 5)
+	binary.NativeEndian.PutUint64(ok[40:], 7)
+	f.Add(ok)
+	f.Add(make([]byte, 20))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) < 16 {
+			return // Packets never passes less than a netlink header
+		}
+		if n, err := parseStats(b, 1); err == nil && len(b) < 48 {
+			t.Fatalf("%d packets from a %d-byte answer", n, len(b))
+		}
+	})
+}
+
+func TestParseStats(t *testing.T) {
+	ok := make([]byte, 16+12+4+16)
+	binary.NativeEndian.PutUint32(ok[0:], uint32(len(ok)))
+	binary.NativeEndian.PutUint16(ok[4:], 92)
+	binary.NativeEndian.PutUint16(ok[28:], 4+16)
+	binary.NativeEndian.PutUint16(ok[30:], iflaStatsLink64)
+	binary.NativeEndian.PutUint64(ok[32:], 5)
+	binary.NativeEndian.PutUint64(ok[40:], 7)
+	if n, err := parseStats(ok, 1); err != nil || n != 12 {
+		t.Errorf("got %d, %v; want 12", n, err)
+	}
+	errMsg := make([]byte, 20)
+	binary.NativeEndian.PutUint16(errMsg[4:], 2)                   // NLMSG_ERROR
+	binary.NativeEndian.PutUint32(errMsg[16:], uint32(0xffffffed)) // -ENODEV
+	if _, err := parseStats(errMsg, 1); err == nil || !strings.Contains(err.Error(), "no such device") {
+		t.Errorf("error answer: %v", err)
 	}
 }

@@ -298,38 +298,42 @@ func sourceKey(counter bool, typ, index uint32) uint64 {
 func (e *Exporter) AddFlow(s *sflow.FlowSample) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.packer == nil || e.closed {
-		return
+	if e.number(&s.Expanded, &s.SequenceNumber, false, s.SourceType, s.SourceIndex) {
+		e.packed(e.packer.AddFlowSample(s), e.flows)
 	}
-	s.Expanded = true
-	k := sourceKey(false, s.SourceType, s.SourceIndex)
-	e.seqs[k]++
-	s.SequenceNumber = e.seqs[k]
-	if err := e.packer.AddFlowSample(s); err != nil && !errors.Is(err, sflow.ErrSampleTooLarge) {
-		e.packErrs.Inc()
-		e.r.Limited("pack", "flow sample", "error", err)
-		return
-	}
-	e.flows.Inc()
 }
 
 // AddCounters numbers s in its data source's counter sequence and packs it.
 func (e *Exporter) AddCounters(s *sflow.CounterSample) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.number(&s.Expanded, &s.SequenceNumber, true, s.SourceType, s.SourceIndex) {
+		e.packed(e.packer.AddCounterSample(s), e.counters)
+	}
+}
+
+// number marks a sample expanded and gives it the next sequence number of
+// its data source; false when the exporter is not running.
+func (e *Exporter) number(expanded *bool, seq *uint32, counter bool, typ, index uint32) bool {
 	if e.packer == nil || e.closed {
-		return
+		return false
 	}
-	s.Expanded = true
-	k := sourceKey(true, s.SourceType, s.SourceIndex)
+	*expanded = true
+	k := sourceKey(counter, typ, index)
 	e.seqs[k]++
-	s.SequenceNumber = e.seqs[k]
-	if err := e.packer.AddCounterSample(s); err != nil {
+	*seq = e.seqs[k]
+	return true
+}
+
+// packed accounts for the packer's answer. An error from emitting the
+// previous datagram (queue full, already counted) leaves the sample packed.
+func (e *Exporter) packed(err error, ok prometheus.Counter) {
+	if err != nil && !errors.Is(err, errQueueFull) {
 		e.packErrs.Inc()
-		e.r.Limited("pack", "counter sample", "error", err)
+		e.r.Limited("pack", "sample not packed", "error", err)
 		return
 	}
-	e.counters.Inc()
+	ok.Inc()
 }
 
 // ResetSource restarts a data source's sequence numbers (its sample pool or
@@ -341,6 +345,9 @@ func (e *Exporter) ResetSource(typ, index uint32) {
 	delete(e.seqs, sourceKey(true, typ, index))
 }
 
+// errQueueFull is enqueue's answer when the send queue is full.
+var errQueueFull = errors.New("send queue full")
+
 // sendBatch is how many datagrams wake the sender before the next flush.
 const sendBatch = 16
 
@@ -349,7 +356,7 @@ const sendBatch = 16
 func (e *Exporter) enqueue(d []byte) error {
 	if len(e.pending) >= e.cfg.QueueSize {
 		e.dropped.WithLabelValues("queue_full").Inc()
-		return errors.New("send queue full")
+		return errQueueFull
 	}
 	var b []byte
 	if n := len(e.free); n > 0 {

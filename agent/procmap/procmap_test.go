@@ -191,19 +191,25 @@ func TestCacheBounded(t *testing.T) {
 	}
 }
 
-func BenchmarkLookupCached(b *testing.B) {
-	m, _ := newMap(b)
+// loopbackTCP opens a connected TCP pair on loopback and returns the
+// client's tuple.
+func loopbackTCP(b *testing.B) Tuple {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ln.Close()
+	b.Cleanup(func() { ln.Close() })
 	c, err := net.Dial("tcp4", ln.Addr().String())
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close()
-	tu := Tuple{Proto: 6, Local: netip.MustParseAddrPort(c.LocalAddr().String()), Remote: netip.MustParseAddrPort(c.RemoteAddr().String())}
+	b.Cleanup(func() { c.Close() })
+	return Tuple{Proto: 6, Local: netip.MustParseAddrPort(c.LocalAddr().String()), Remote: netip.MustParseAddrPort(c.RemoteAddr().String())}
+}
+
+func BenchmarkLookupCached(b *testing.B) {
+	m, _ := newMap(b)
+	tu := loopbackTCP(b)
 	var res Result
 	now := time.Now()
 	m.Lookup(tu, now, &res)
@@ -217,21 +223,28 @@ func BenchmarkLookupCached(b *testing.B) {
 // /proc answer: what a new flow costs.
 func BenchmarkLookupMiss(b *testing.B) {
 	m, _ := newMap(b)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	tu := Tuple{Proto: 6, Local: netip.MustParseAddrPort(c.LocalAddr().String()), Remote: netip.MustParseAddrPort(c.RemoteAddr().String())}
+	tu := loopbackTCP(b)
 	var res Result
 	b.ReportAllocs()
 	for b.Loop() {
 		clear(m.flows)
 		m.Lookup(tu, time.Now(), &res)
 	}
+}
+
+// FuzzParseMsg feeds arbitrary sock_diag answers to the parser: it must
+// never panic or read past the message.
+func FuzzParseMsg(f *testing.F) {
+	f.Add(make([]byte, msgLen))
+	info := make([]byte, msgLen+4+tiMinRTT+4)
+	info[0] = 2 // AF_INET
+	info[msgLen] = byte(4 + tiMinRTT + 4)
+	info[msgLen+2] = inetDiagInfo
+	f.Add(info)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var s Socket
+		if parseMsg(b, &s) && len(b) < msgLen {
+			t.Fatalf("parsed a %d-byte message", len(b))
+		}
+	})
 }
