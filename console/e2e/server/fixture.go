@@ -220,7 +220,7 @@ func hostCounters(h host, i int, ts uint32) flow.HostCounters {
 		TimeReceived: ts, ExporterAddress: h.addr, HostName: h.name, OSRelease: "6.1.0-28-amd64",
 		LoadOne: h.load, LoadFive: h.load, LoadFifteen: h.load, CPUNum: h.cpus, CPUSpeedMHz: 2900,
 		UptimeSeconds: uint32(86400*12 + i*int(slot.Seconds())),
-		CPUUserMs: uint32(busy * 0.7), CPUSystemMs: uint32(busy * 0.3), CPUIdleMs: uint32(idle),
+		CPUUserMs:     uint32(busy * 0.7), CPUSystemMs: uint32(busy * 0.3), CPUIdleMs: uint32(idle),
 		MemTotal: memTotal, MemFree: memTotal / 5, MemCached: memTotal / 4, MemBuffers: memTotal / 50,
 		DiskTotal: 500 << 30, DiskFree: 200 << 30, DiskPartMaxUsed: h.disk,
 		TCPOutSegs: uint32(out), TCPRetransSegs: uint32(retrans), TCPCurrEstab: 120,
