@@ -134,11 +134,21 @@ func load(path string, max int) (db *database, warn error, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := maxminddb.OpenBytes(data)
+	db, warn, err = open(data, max)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &database{path: path, stamp: st, reader: r, max: max, records: map[uintptr]*Info{}}, r.Verify(), nil
+	db.path, db.stamp = path, st
+	return db, warn, nil
+}
+
+// open parses a database held in memory.
+func open(data []byte, max int) (db *database, warn error, err error) {
+	r, err := maxminddb.OpenBytes(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &database{reader: r, max: max, records: map[uintptr]*Info{}}, r.Verify(), nil
 }
 
 // lookup returns the record for a (nil when absent) and the prefix length

@@ -87,12 +87,36 @@ func normalize(p netip.Prefix) netip.Prefix {
 
 // Lookup returns the value of the longest prefix containing a. uniform is
 // the length of a prefix around a over which the answer is the same (every
-// address sharing a's first uniform bits gets the same value and found), in
-// a's own family (0–32 for IPv4, 0–128 for IPv6); callers cache on it.
+// address sharing a's first uniform bits gets the same value and found,
+// IPv4-mapped addresses being looked up as IPv4), in a's own family (0–32
+// for IPv4, 0–128 for IPv6); callers cache on it.
 func (t *Trie[T]) Lookup(a netip.Addr) (v T, found bool, uniform int) {
 	if !a.IsValid() {
 		return v, false, 0
 	}
+	v, found, uniform = t.lookup(a)
+	if a = a.Unmap(); a.Is6() && uniform < 96 {
+		// Addresses under ::ffff:0:0/96 are looked up as IPv4: keep them
+		// out of the uniform prefix.
+		b := a.As16()
+		d := 0
+		for d < 96 && bit(&b, d) == mappedBit(d) {
+			d++
+		}
+		uniform = max(uniform, d+1)
+	}
+	return v, found, uniform
+}
+
+// mappedBit is bit i of ::ffff:0:0.
+func mappedBit(i int) int {
+	if i >= 80 && i < 96 {
+		return 1
+	}
+	return 0
+}
+
+func (t *Trie[T]) lookup(a netip.Addr) (v T, found bool, uniform int) {
 	n, a := t.root(a)
 	max := 128
 	if a.Is4() {
