@@ -81,8 +81,9 @@ type InterfaceMatch struct {
 	// given.
 	Name        *Regexp `yaml:"name"`
 	Description *Regexp `yaml:"description"`
-	// Kinds: the interface kind (hostflow agents: physical, tun, bridge,
-	// veth, ...) is one of them.
+	// Kinds: the interface kind is one of them. hostflow agents send
+	// physical, loopback, tun, bridge, veth, vlan, bond, wireguard, other
+	// (or the driver name), unknown.
 	Kinds []string `yaml:"kinds"`
 	// SpeedMin and SpeedMax bound the speed in Mbps (0: no bound).
 	SpeedMin uint32 `yaml:"speed-min"`
@@ -117,8 +118,8 @@ func (r Regexp) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
 // Builtin returns the builtin rules, meant for hosts running hostflow
 // agents (interfaces with a kind) and harmless for routers (no kind):
-// exporters with in-band host data get role "host"; tunnels (tailscale0,
-// wg0) are connectivity "vpn" and internal; bridges and veths are
+// exporters with in-band host data get role "host"; tunnels (tun:
+// tailscale0; wireguard: wg0) are connectivity "vpn" and internal; bridges and veths are
 // connectivity "container" and internal; loopback is internal; physical
 // interfaces, bonds and VLANs are the host's edge: external.
 func Builtin() Config {
@@ -128,7 +129,7 @@ func Builtin() Config {
 	return Config{
 		Exporters: []ExporterRule{{Match: ExporterMatch{InBand: &yes}, Set: ExporterSet{Role: "host"}}},
 		Interfaces: []InterfaceRule{
-			{Match: InterfaceMatch{Kinds: []string{"tun"}}, Set: InterfaceSet{Connectivity: "vpn", Boundary: internal}},
+			{Match: InterfaceMatch{Kinds: []string{"tun", "wireguard"}}, Set: InterfaceSet{Connectivity: "vpn", Boundary: internal}},
 			{Match: InterfaceMatch{Kinds: []string{"bridge", "veth"}}, Set: InterfaceSet{Connectivity: "container", Boundary: internal}},
 			{Match: InterfaceMatch{Kinds: []string{"loopback"}}, Set: InterfaceSet{Connectivity: "loopback", Boundary: internal}},
 			{Match: InterfaceMatch{Kinds: []string{"physical", "bond", "vlan"}}, Set: InterfaceSet{Boundary: external}},

@@ -86,8 +86,14 @@ func TestInterface(t *testing.T) {
 			metadata.Interface{Name: "docker0", Kind: "bridge"},
 			metadata.Interface{Name: "docker0", Kind: "bridge", Connectivity: "container", Boundary: flow.BoundaryInternal}},
 		{"static boundary kept", host,
-			metadata.Interface{Name: "wg0", Kind: "tun", Boundary: flow.BoundaryExternal},
-			metadata.Interface{Name: "wg0", Kind: "tun", Connectivity: "vpn", Boundary: flow.BoundaryExternal}},
+			metadata.Interface{Name: "wg0", Kind: "wireguard", Boundary: flow.BoundaryExternal},
+			metadata.Interface{Name: "wg0", Kind: "wireguard", Connectivity: "vpn", Boundary: flow.BoundaryExternal}},
+		{"wireguard", host,
+			metadata.Interface{Name: "wg1", Kind: "wireguard"},
+			metadata.Interface{Name: "wg1", Kind: "wireguard", Connectivity: "vpn", Boundary: flow.BoundaryInternal}},
+		{"unknown kind untouched", host,
+			metadata.Interface{Name: "x0", Kind: "unknown"},
+			metadata.Interface{Name: "x0", Kind: "unknown"}},
 	}
 	for _, tt := range tests {
 		got := tt.in
