@@ -49,6 +49,7 @@ type Agent struct {
 	loopWG   sync.WaitGroup
 	workerWG sync.WaitGroup
 
+	nflog    *sampler.NFLOG
 	mu       sync.Mutex
 	samplers map[int]*tap // by ifIndex
 	linkList []counters.Link
@@ -124,6 +125,12 @@ func (a *Agent) Start(ctx context.Context) error {
 		a.closeProcs()
 		return err
 	}
+	if err := a.startNFLOG(); err != nil {
+		a.stopSamplers()
+		_ = a.exp.Stop()
+		a.closeProcs()
+		return err
+	}
 	a.workerWG.Add(1)
 	go a.worker()
 	a.loopWG.Add(1)
@@ -139,18 +146,49 @@ func (a *Agent) Stop() error {
 	}
 	a.cancel()
 	a.loopWG.Wait()
-	a.mu.Lock()
-	var errs []error
-	for idx, t := range a.samplers {
-		errs = append(errs, t.s.Stop())
-		delete(a.samplers, idx)
-	}
-	a.mu.Unlock()
+	errs := []error{a.stopSamplers()}
 	close(a.samples)
 	a.workerWG.Wait()
 	errs = append(errs, a.exp.Stop())
 	a.closeProcs()
 	return errors.Join(errs...)
+}
+
+// stopSamplers stops every packet source.
+func (a *Agent) stopSamplers() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var errs []error
+	for idx, t := range a.samplers {
+		errs = append(errs, t.s.Stop())
+		delete(a.samplers, idx)
+	}
+	if a.nflog != nil {
+		errs = append(errs, a.nflog.Stop())
+		a.nflog = nil
+	}
+	return errors.Join(errs...)
+}
+
+// startNFLOG starts the netfilter log source when configured.
+func (a *Agent) startNFLOG() error {
+	if a.cfg.NFLOG.Group == 0 {
+		return nil
+	}
+	var src *sampler.NFLOG
+	src, err := sampler.NewNFLOG(sampler.NFLOGConfig{Group: a.cfg.NFLOG.Group, Rate: a.cfg.NFLOG.Rate,
+		SnapLen: uint32(a.cfg.HeaderBytes)}, a.handler("nflog", func() { src.AddDrops(1) }))
+	if err != nil {
+		return err
+	}
+	if err := src.Start(a.ctx); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.nflog = src
+	a.mu.Unlock()
+	a.r.Logger().Info("sampling", "nflog-group", a.cfg.NFLOG.Group, "rate", a.cfg.NFLOG.Rate)
+	return nil
 }
 
 // closeProcs releases the netlink sockets of attribution and counters.
@@ -268,18 +306,9 @@ func (a *Agent) startTap(l *counters.Link, rate uint32, lt sampler.LinkType, exc
 	if a.cfg.Polling > 0 {
 		t.polled = time.Now().Add(randDuration(a.cfg.Polling))
 	}
-	count := a.sampledPkts.WithLabelValues(l.Name)
 	s, err := sampler.New(sampler.Config{IfIndex: l.Index, IfName: l.Name, Link: lt, Rate: rate,
 		SnapLen: uint32(a.cfg.HeaderBytes), MTU: uint32(max(l.MTU, 68)), Exclude: excl},
-		sampler.Deps{Packets: a.stats.Packets, Handle: func(smp *sampler.Sample) {
-			count.Inc()
-			select {
-			case a.samples <- *smp:
-			default:
-				a.queueDrops.Inc()
-				t.s.AddDrops(1)
-			}
-		}})
+		sampler.Deps{Packets: a.stats.Packets, Handle: a.handler(l.Name, func() { t.s.AddDrops(1) })})
 	if err != nil {
 		return nil, err
 	}
@@ -288,6 +317,22 @@ func (a *Agent) startTap(l *counters.Link, rate uint32, lt sampler.LinkType, exc
 		return nil, err
 	}
 	return t, nil
+}
+
+// handler returns a source's sample callback: it queues samples for the
+// worker without blocking and reports those that do not fit as the
+// source's drops.
+func (a *Agent) handler(source string, drop func()) func(*sampler.Sample) {
+	count := a.sampledPkts.WithLabelValues(source)
+	return func(smp *sampler.Sample) {
+		count.Inc()
+		select {
+		case a.samples <- *smp:
+		default:
+			a.queueDrops.Inc()
+			drop()
+		}
+	}
 }
 
 // poll sends the counter samples that are due.

@@ -39,6 +39,9 @@ type Config struct {
 	QueueSize int `yaml:"sample-queue"`
 	// Process configures the attribution of samples to processes.
 	Process procmap.Config `yaml:"process"`
+	// NFLOG also takes samples from a netfilter log group (off when Group
+	// is 0), for hosts that sample with nftables rules.
+	NFLOG NFLOGConfig `yaml:"nflog"`
 	// TCPInfo adds the socket's tcp_info (0:2209: RTT, retransmits) to
 	// attributed TCP samples. tshark 4.0 cannot skip this record and
 	// misreads the ones after it; turn it off to inspect with tshark.
@@ -55,6 +58,14 @@ type SamplingConfig struct {
 	Default    uint32            `yaml:"default"`
 	BySpeed    map[string]uint32 `yaml:"by-speed"`
 	Interfaces map[string]uint32 `yaml:"interfaces"`
+}
+
+// NFLOGConfig selects a netfilter log group as a sample source. The rules
+// feeding it choose 1 packet in Rate (numgen random mod Rate == 0 or
+// iptables' statistic match); Rate must say the same.
+type NFLOGConfig struct {
+	Group uint16 `yaml:"group"`
+	Rate  uint32 `yaml:"rate"`
 }
 
 // DefaultConfig returns the zero-config agent: every up interface but
@@ -96,6 +107,9 @@ func (c *Config) Validate() error {
 	}
 	if c.QueueSize < 1 {
 		errs = append(errs, config.Errorf("sample-queue", "must be positive"))
+	}
+	if c.NFLOG.Group != 0 && c.NFLOG.Rate < 1 {
+		errs = append(errs, config.Errorf("nflog.rate", "must be the 1-in-N rate of the nftables rules (≥ 1)"))
 	}
 	if c.Process.Enabled {
 		errs = append(errs, config.Prefix("process", c.Process.Validate()))

@@ -402,12 +402,21 @@ sampling:
 	defer func() { _ = dump.Process.Kill(); _ = dump.Wait() }()
 	time.Sleep(500 * time.Millisecond)
 	tcol := startCollector(t, b, "198.18.0.2:6345")
+	// The NFLOG source: every UDP datagram to port 5314 logged to group 9.
+	for _, rule := range [][]string{
+		{"add", "table", "inet", "hf"},
+		{"add", "chain", "inet", "hf", "out", "{ type filter hook output priority 0; }"},
+		{"add", "rule", "inet", "hf", "out", "udp", "dport", "5314", "log", "group", "9", "snaplen", "128"},
+	} {
+		a.MustRun(t, "nft", rule...)
+	}
 	agent2 := startHelper(t, a.Name, "agent", `HOSTFLOW_TEST_CONFIG=
 collectors: ["198.18.0.2:6343", "198.18.0.2:6345"]
 polling: 0s
 rescan: 1s
 tcp-info: false
 sampling: {default: 10, interfaces: {va: 10}}
+nflog: {group: 9, rate: 1}
 `)
 	time.Sleep(500 * time.Millisecond)
 	iperf(t, a, b, "198.18.0.2", 5311, false, "20M", "200M")
@@ -418,10 +427,12 @@ sampling: {default: 10, interfaces: {va: 10}}
 	newIdx := ifIndex(t, a, "vnew")
 	time.Sleep(2 * time.Second)
 	iperf(t, a, b, "198.18.7.2", 5313, true, "1M", "10M")
+	nflogSent := iperf(t, a, b, "198.18.0.2", 5314, true, "240K", "2M")
 	time.Sleep(1500 * time.Millisecond)
 	_ = dump.Process.Signal(os.Interrupt)
 	_ = dump.Wait()
 	checkTshark(t, pcap, tcol)
+	checkNFLOG(t, tcol, vaIdx, 5314, int(math.Ceil(nflogSent/1200)))
 	if out, _ := tcol.estimate(newIdx, 5313, 17); out.samples == 0 {
 		t.Errorf("no sample from vnew (ifindex %d), created after the agent started; agent log:\n%s", newIdx, agent2.stderr)
 	} else {
@@ -495,6 +506,26 @@ func checkRecords(t *testing.T, col *collector, vaIdx, tunIdx uint32) {
 		t.Errorf("decoded host counters: %+v", col.hosts)
 	}
 	t.Logf("collector decoder: %d flow records, %d interface and %d host counter records", len(col.records), len(col.ifaces), len(col.hosts))
+}
+
+// checkNFLOG counts the samples of the NFLOG source: IP headers (not
+// Ethernet) on va at rate 1, one per datagram iperf3 sent to port.
+func checkNFLOG(t *testing.T, col *collector, vaIdx uint32, port uint16, datagrams int) {
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	n := 0
+	for _, f := range col.flows {
+		var h packet.Header
+		if f.proto == sflow.HeaderIPv4 && f.source == vaIdx && f.rate == 1 && f.out == vaIdx &&
+			packet.Parse(packet.LinkIP, f.header, &h) == nil && h.DstPort == port {
+			n++
+		}
+	}
+	// Every data datagram, plus iperf3's few UDP handshake datagrams.
+	t.Logf("NFLOG source: %d samples to port %d for %d data datagrams", n, port, datagrams)
+	if n < datagrams || n > datagrams+3 {
+		t.Errorf("NFLOG source: %d samples to port %d, want %d (+ up to 3 handshake datagrams)", n, port, datagrams)
+	}
 }
 
 // goflow2Path finds goflow2 (go install github.com/netsampler/goflow2/v2/
