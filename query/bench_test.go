@@ -16,12 +16,12 @@ import (
 
 // benchStore fills database qbench (in the test engine) with synthetic
 // host flows over the last 24 hours, $HOSTFLOW_BENCH_ROWS of them (default
-// 2 M; the reference measurement is 20 M). With HOSTFLOW_QUERY_BENCH_DIR
+// 1 M; the reference measurement is 20 M). With HOSTFLOW_QUERY_BENCH_DIR
 // set the store survives the run and is only filled once. It returns a
 // builder that may use rollups and one restricted to the raw table.
 func benchStore(b *testing.B) (rollup, raw *Builder) {
 	store(b) // the engine
-	rows := 2_000_000
+	rows := 1_000_000
 	if s := os.Getenv("HOSTFLOW_BENCH_ROWS"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
