@@ -403,12 +403,15 @@ sampling:
 	time.Sleep(500 * time.Millisecond)
 	tcol := startCollector(t, b, "198.18.0.2:6345")
 	// The NFLOG source: every UDP datagram to port 5314 logged to group 9.
+	_, nftErr := exec.LookPath("nft")
 	for _, rule := range [][]string{
 		{"add", "table", "inet", "hf"},
 		{"add", "chain", "inet", "hf", "out", "{ type filter hook output priority 0; }"},
 		{"add", "rule", "inet", "hf", "out", "udp", "dport", "5314", "log", "group", "9", "snaplen", "128"},
 	} {
-		a.MustRun(t, "nft", rule...)
+		if nftErr == nil {
+			a.MustRun(t, "nft", rule...)
+		}
 	}
 	agent2 := startHelper(t, a.Name, "agent", `HOSTFLOW_TEST_CONFIG=
 collectors: ["198.18.0.2:6343", "198.18.0.2:6345"]
@@ -432,7 +435,11 @@ nflog: {group: 9, rate: 1}
 	_ = dump.Process.Signal(os.Interrupt)
 	_ = dump.Wait()
 	checkTshark(t, pcap, tcol)
-	checkNFLOG(t, tcol, vaIdx, 5314, int(math.Ceil(nflogSent/1200)))
+	if nftErr == nil {
+		checkNFLOG(t, tcol, vaIdx, 5314, int(math.Ceil(nflogSent/1200)))
+	} else {
+		t.Log("nft (nftables) not installed: NFLOG source not checked")
+	}
 	if out, _ := tcol.estimate(newIdx, 5313, 17); out.samples == 0 {
 		t.Errorf("no sample from vnew (ifindex %d), created after the agent started; agent log:\n%s", newIdx, agent2.stderr)
 	} else {
