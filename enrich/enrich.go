@@ -61,10 +61,12 @@ type Config struct {
 	// ExporterIdle forgets an exporter (and its cached metadata) after this
 	// long without flows or counters.
 	ExporterIdle time.Duration `yaml:"exporter-idle"`
-	// MaxExporters and MaxInterfaces (per exporter) bound the metadata
-	// tables; flows beyond the bounds get no metadata (and are counted).
-	MaxExporters  int `yaml:"max-exporters"`
-	MaxInterfaces int `yaml:"max-interfaces"`
+	// MaxExporters, MaxInterfaces (per exporter) and MaxTotalInterfaces
+	// (all exporters) bound the metadata tables; flows beyond the bounds get
+	// no metadata (and are counted).
+	MaxExporters       int `yaml:"max-exporters"`
+	MaxInterfaces      int `yaml:"max-interfaces"`
+	MaxTotalInterfaces int `yaml:"max-total-interfaces"`
 	// AddressCacheSize is the number of slots of the address cache (GeoIP
 	// and networks answers), rounded up to a power of two.
 	AddressCacheSize int `yaml:"address-cache-size"`
@@ -100,7 +102,8 @@ func DefaultConfig() Config {
 		Classify:            classify.DefaultConfig(),
 		ExporterIdle:        time.Hour,
 		MaxExporters:        100_000,
-		MaxInterfaces:       65_536,
+		MaxInterfaces:       16_384,
+		MaxTotalInterfaces:  1_000_000,
 		AddressCacheSize:    1 << 17,
 		MetricsMaxExporters: 1000,
 	}
@@ -128,7 +131,8 @@ func (c *Config) Validate() error {
 		errs = append(errs, config.Errorf("exporter-idle", "must be at least 1s"))
 	}
 	for k, v := range map[string]int{"max-exporters": c.MaxExporters, "max-interfaces": c.MaxInterfaces,
-		"address-cache-size": c.AddressCacheSize, "metrics-max-exporters": c.MetricsMaxExporters} {
+		"max-total-interfaces": c.MaxTotalInterfaces,
+		"address-cache-size":   c.AddressCacheSize, "metrics-max-exporters": c.MetricsMaxExporters} {
 		if v < 1 {
 			errs = append(errs, config.Errorf(k, "must be positive"))
 		}
@@ -164,6 +168,7 @@ type Enricher struct {
 
 	shards     [shardCount]shard
 	nExporters atomic.Int64
+	nIfaces    atomic.Int64
 	labelled   atomic.Int64
 	addr       atomic.Pointer[addrCache]
 	clock      atomic.Int64 // unix seconds, updated every second
@@ -207,6 +212,7 @@ func New(cfg Config, deps Dependencies) (*Enricher, error) {
 	}
 	en.clock.Store(time.Now().Unix())
 	r.GaugeFunc("exporters", "Exporters with metadata entries.", func() float64 { return float64(en.nExporters.Load()) })
+	r.GaugeFunc("interfaces", "Interfaces with metadata entries (all exporters).", func() float64 { return float64(en.nIfaces.Load()) })
 
 	var err error
 	if en.classifier, err = classify.New(cfg.Classify); err != nil {

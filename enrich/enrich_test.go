@@ -270,7 +270,7 @@ func TestASProviders(t *testing.T) {
 
 func TestLimits(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.MaxExporters, cfg.MaxInterfaces, cfg.MetricsMaxExporters = 2, 3, 1
+	cfg.MaxExporters, cfg.MaxInterfaces, cfg.MaxTotalInterfaces, cfg.MetricsMaxExporters = 2, 3, 5, 1
 	en, _ := newEnricher(t, cfg)
 	var recs []flow.Record
 	for i := 0; i < 4; i++ {
@@ -286,8 +286,14 @@ func TestLimits(t *testing.T) {
 		t.Errorf("refused exporters not counted")
 	}
 	ex := en.exporter(netip.AddrFrom4([4]byte{192, 0, 2, 0}), 0, en.clock.Load())
-	if n := len(*ex.ifaces.Load()); n != 3 {
+	if n := ex.nIfaces; n != 3 {
 		t.Errorf("%d interfaces tracked, want 3", n)
+	}
+	if n := en.nIfaces.Load(); n != 5 {
+		t.Errorf("%d interfaces tracked in all, want max-total-interfaces (5)", n)
+	}
+	if got := testutil.ToFloat64(en.refused.WithLabelValues("total_interfaces")); got < 1 {
+		t.Errorf("refused total interfaces not counted")
 	}
 	// Label cardinality: one exporter labelled, the other counted as other.
 	if got := testutil.ToFloat64(en.missing.WithLabelValues("other", "interface")); got != 5 {
@@ -295,6 +301,10 @@ func TestLimits(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(en.missing.WithLabelValues("192.0.2.0", "interface")); got != 5 {
 		t.Errorf("192.0.2.0 missing interfaces = %v, want 5", got)
+	}
+	en.expire(en.clock.Load() + 1)
+	if n, ni := en.nExporters.Load(), en.nIfaces.Load(); n != 0 || ni != 0 {
+		t.Errorf("after expiry: %d exporters, %d interfaces", n, ni)
 	}
 }
 

@@ -2,6 +2,7 @@ package enrich
 
 import (
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -26,6 +27,14 @@ type ifaceInfo struct {
 // noIface is used when an exporter already has max-interfaces entries.
 var noIface = &ifaceInfo{missing: true}
 
+// ifaceShards splits each exporter's interfaces in copy-on-write maps, so
+// adding an interface copies 1/16 of them: an exporter announcing n
+// ifIndexes costs O(n²/16) copies instead of O(n²).
+const ifaceShards = 16
+
+// emptyIfaces is the initial, never modified, map of every shard.
+var emptyIfaces = map[uint32]*ifaceInfo{}
+
 // exporterState holds what flows of one exporter get. Readers load the
 // atomic pointers without locking; writers (first sight of an interface,
 // provider changes) serialize on mu and publish copies.
@@ -33,7 +42,8 @@ type exporterState struct {
 	key      metadata.Key
 	mu       sync.Mutex
 	info     atomic.Pointer[exporterInfo]
-	ifaces   atomic.Pointer[map[uint32]*ifaceInfo]
+	ifaces   [ifaceShards]atomic.Pointer[map[uint32]*ifaceInfo]
+	nIfaces  int          // entries in ifaces; written under mu
 	lastUsed atomic.Int64 // coarse clock, seconds
 
 	// counters of flows lacking metadata; label values are bounded by
@@ -85,8 +95,9 @@ func (en *Enricher) exporter(addr netip.Addr, subAgent uint32, now int64) *expor
 	}
 	ex = &exporterState{key: k}
 	ex.lastUsed.Store(now)
-	empty := map[uint32]*ifaceInfo{}
-	ex.ifaces.Store(&empty)
+	for i := range ex.ifaces {
+		ex.ifaces[i].Store(&emptyIfaces)
+	}
 	en.labelMetrics(ex)
 	ex.mu.Lock()
 	en.resolveExporter(ex)
@@ -126,33 +137,41 @@ func (en *Enricher) resolveIface(ex *exporterState, e *exporterInfo, ifIndex uin
 	return &ifaceInfo{Interface: i, missing: i.Name == ""}
 }
 
+// lookup returns the published info of ifIndex, nil when not resolved yet.
+func (ex *exporterState) lookup(ifIndex uint32) *ifaceInfo {
+	return (*ex.ifaces[ifIndex%ifaceShards].Load())[ifIndex]
+}
+
 // iface returns the interface info for ifIndex, resolving it on first
 // sight (slow path, outside the per-flow budget).
 func (en *Enricher) iface(ex *exporterState, ifIndex uint32) *ifaceInfo {
-	m := *ex.ifaces.Load()
-	if ii := m[ifIndex]; ii != nil {
+	if ii := ex.lookup(ifIndex); ii != nil {
 		return ii
-	}
-	if len(m) >= en.cfg.MaxInterfaces {
-		return noIface
 	}
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
-	m = *ex.ifaces.Load()
-	if ii := m[ifIndex]; ii != nil {
+	if ii := ex.lookup(ifIndex); ii != nil {
 		return ii
 	}
-	if len(m) >= en.cfg.MaxInterfaces {
+	if ex.nIfaces >= en.cfg.MaxInterfaces {
 		en.refused.WithLabelValues("interface").Inc()
 		return noIface
 	}
+	if en.nIfaces.Add(1) > int64(en.cfg.MaxTotalInterfaces) {
+		en.nIfaces.Add(-1)
+		en.refused.WithLabelValues("total_interfaces").Inc()
+		return noIface
+	}
 	ii := en.resolveIface(ex, ex.info.Load(), ifIndex)
+	sh := &ex.ifaces[ifIndex%ifaceShards]
+	m := *sh.Load()
 	next := make(map[uint32]*ifaceInfo, len(m)+1)
 	for k, v := range m {
 		next[k] = v
 	}
 	next[ifIndex] = ii
-	ex.ifaces.Store(&next)
+	sh.Store(&next)
+	ex.nIfaces++
 	return ii
 }
 
@@ -177,15 +196,22 @@ func (en *Enricher) onChange(c metadata.Change) {
 			info = en.resolveExporter(ex)
 			all = true // interface rules may match on exporter attributes
 		}
-		m := *ex.ifaces.Load()
-		next := make(map[uint32]*ifaceInfo, len(m))
-		for idx, ii := range m {
-			if all || c.Concerns(idx) {
-				ii = en.resolveIface(ex, info, idx)
+		for i := range ex.ifaces {
+			m := *ex.ifaces[i].Load()
+			if len(m) == 0 || (!all && !slices.ContainsFunc(c.IfIndexes, func(idx uint32) bool {
+				return idx%ifaceShards == uint32(i)
+			})) {
+				continue
 			}
-			next[idx] = ii
+			next := make(map[uint32]*ifaceInfo, len(m))
+			for idx, ii := range m {
+				if all || c.Concerns(idx) {
+					ii = en.resolveIface(ex, info, idx)
+				}
+				next[idx] = ii
+			}
+			ex.ifaces[i].Store(&next)
 		}
-		ex.ifaces.Store(&next)
 		ex.mu.Unlock()
 	}
 }
@@ -202,6 +228,9 @@ func (en *Enricher) expire(limit int64) {
 			}
 			delete(sh.exporters, k)
 			en.nExporters.Add(-1)
+			ex.mu.Lock()
+			en.nIfaces.Add(-int64(ex.nIfaces))
+			ex.mu.Unlock()
 			if ex.labelled {
 				label := k.Addr.String()
 				en.missing.DeleteLabelValues(label, "exporter")

@@ -18,7 +18,7 @@ func (en *Enricher) Enrich(recs []flow.Record) {
 	var (
 		ex         *exporterState
 		info       *exporterInfo
-		ifs        map[uint32]*ifaceInfo
+		ifs        ifaceMemo
 		lastAddr   netip.Addr
 		lastSub    uint32
 		noEx, noIf int
@@ -32,7 +32,7 @@ func (en *Enricher) Enrich(recs []flow.Record) {
 			noEx, noIf = 0, 0
 			lastAddr, lastSub = r.ExporterAddress, r.SubAgentID
 			if ex = en.exporter(lastAddr, lastSub, now); ex != nil {
-				info, ifs = ex.info.Load(), *ex.ifaces.Load()
+				info, ifs = ex.info.Load(), ifaceMemo{}
 			}
 		}
 		if ex != nil {
@@ -40,14 +40,14 @@ func (en *Enricher) Enrich(recs []flow.Record) {
 				noEx++
 			}
 			fillExporter(r, info)
-			if ii := en.ifaceOf(ex, &ifs, r.InIf); ii != nil {
+			if ii := ifs.get(en, ex, r.InIf, 0); ii != nil {
 				if ii.missing {
 					noIf++
 				}
 				fillIface(ii, &r.InIfName, &r.InIfDescription, &r.InIfSpeed, &r.InIfKind,
 					&r.InIfConnectivity, &r.InIfProvider, &r.InIfBoundary)
 			}
-			if ii := en.ifaceOf(ex, &ifs, r.OutIf); ii != nil {
+			if ii := ifs.get(en, ex, r.OutIf, 1); ii != nil {
 				if ii.missing {
 					noIf++
 				}
@@ -75,18 +75,28 @@ func (en *Enricher) Enrich(recs []flow.Record) {
 	}
 }
 
-// ifaceOf returns the interface info for ifIndex from the run's snapshot
-// ifs, resolving (and refreshing the snapshot) on first sight; nil for no
-// interface (0) and for the device itself (internal).
-func (en *Enricher) ifaceOf(ex *exporterState, ifs *map[uint32]*ifaceInfo, ifIndex uint32) *ifaceInfo {
+// ifaceMemo remembers the last input and output interfaces of a run of
+// flows from one exporter (a host's flows mostly use its uplink).
+type ifaceMemo struct {
+	idx [2]uint32
+	ii  [2]*ifaceInfo
+}
+
+// get returns the interface info for ifIndex, resolving it on first sight;
+// nil for no interface (0) and for the device itself (internal). side is 0
+// for input, 1 for output.
+func (m *ifaceMemo) get(en *Enricher, ex *exporterState, ifIndex uint32, side int) *ifaceInfo {
 	if ifIndex == 0 || ifIndex == flow.IfIndexInternal {
 		return nil
 	}
-	if ii := (*ifs)[ifIndex]; ii != nil {
-		return ii
+	if m.ii[side] != nil && m.idx[side] == ifIndex {
+		return m.ii[side]
 	}
-	ii := en.iface(ex, ifIndex)
-	*ifs = *ex.ifaces.Load()
+	ii := ex.lookup(ifIndex)
+	if ii == nil {
+		ii = en.iface(ex, ifIndex)
+	}
+	m.idx[side], m.ii[side] = ifIndex, ii
 	return ii
 }
 
