@@ -84,6 +84,12 @@ func (en *Enricher) exporter(addr netip.Addr, subAgent uint32, now int64) *expor
 		}
 		return ex
 	}
+	if en.nExporters.Load() >= int64(en.cfg.MaxExporters) {
+		// Full: refuse without the write lock (a flood of new addresses must
+		// not serialize the workers).
+		en.refused.WithLabelValues("exporter").Inc()
+		return nil
+	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if ex = sh.exporters[k]; ex != nil {
