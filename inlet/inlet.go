@@ -36,6 +36,11 @@ type Dependencies struct {
 	// NewHandler returns the handler for one socket of a listener. It is
 	// called once per socket, so handlers may keep per-goroutine state.
 	NewHandler func(protocol string) Handler
+	// PacketConns returns more sockets to read, opened elsewhere (an
+	// embedded tailnet node's UDP listeners); optional. It is called by
+	// Start, so what it opens may depend on components started before the
+	// inlet. The inlet closes them on Stop.
+	PacketConns func() ([]PacketConn, error)
 }
 
 // Inlet is the UDP input component.
@@ -47,6 +52,7 @@ type Inlet struct {
 
 	mu      sync.Mutex
 	sockets []*socket
+	conns   []*packetConn
 	wg      sync.WaitGroup
 	bound   []netip.AddrPort
 
@@ -110,9 +116,17 @@ func (in *Inlet) Start(ctx context.Context) error {
 			in.sockets = append(in.sockets, s)
 		}
 	}
+	if err := in.openConns(); err != nil {
+		in.closeLocked()
+		return err
+	}
 	for _, s := range in.sockets {
 		in.wg.Add(1)
 		go in.read(s)
+	}
+	for _, c := range in.conns {
+		in.wg.Add(1)
+		go in.readConn(c)
 	}
 	in.log.Logger().Info("listening", "addresses", in.boundStrings())
 	return nil
@@ -132,6 +146,10 @@ func (in *Inlet) closeLocked() {
 		s.close()
 	}
 	in.sockets = nil
+	for _, c := range in.conns {
+		c.close()
+	}
+	in.conns = nil
 }
 
 // Addrs returns the bound address of each listener, in configuration order
@@ -147,29 +165,26 @@ func (in *Inlet) boundStrings() string {
 	for i, a := range in.bound {
 		parts = append(parts, in.cfg.Listeners[i].Protocol+"="+a.String())
 	}
+	for _, c := range in.conns {
+		parts = append(parts, c.name)
+	}
 	return strings.Join(parts, " ")
 }
 
 // read is one socket's loop: recvmmsg, filter, count, hand over.
 func (in *Inlet) read(s *socket) {
 	defer in.wg.Done()
-	drops := func(reason string) prometheus.Counter { return in.metrics.drops.WithLabelValues(s.name, reason) }
-	kernel, truncated, notAllowed := drops("kernel"), drops("truncated"), drops("not_allowed")
+	acc := in.newAccount(s.name)
+	kernel := in.metrics.drops.WithLabelValues(s.name, "kernel")
 	batchSize := in.metrics.batches.WithLabelValues(s.name)
-	readErrors := in.metrics.errors.WithLabelValues(s.name)
 	pkts := make([]decoder.Packet, 0, len(s.bufs))
-	// Per-exporter counters are looked up once per exporter and cached
-	// locally, so the steady state does no label hashing.
-	type expCounters struct{ packets, bytes prometheus.Counter }
-	local := map[netip.Addr]expCounters{}
 	for {
 		n, err := s.recv()
 		if err != nil {
 			if s.closed.Load() {
 				return
 			}
-			readErrors.Inc()
-			in.log.Limited("read", "socket read failed", "listener", s.name, "error", err)
+			acc.readError(err)
 			continue
 		}
 		if d := s.takeKernelDrops(); d > 0 {
@@ -180,30 +195,64 @@ func (in *Inlet) read(s *socket) {
 		now := uint32(nowUnix())
 		for i := 0; i < n; i++ {
 			payload, src, trunc := s.message(i)
-			if trunc {
-				truncated.Inc()
-				continue
+			if acc.admit(payload, src, trunc) {
+				pkts = append(pkts, decoder.Packet{Payload: payload, Source: src, Received: now})
 			}
-			if !in.isAllowed(src.Addr()) {
-				notAllowed.Inc()
-				continue
-			}
-			c, ok := local[src.Addr()]
-			if !ok {
-				label := in.exporterLabel(src.Addr())
-				c = expCounters{in.metrics.packets.WithLabelValues(s.name, label), in.metrics.bytes.WithLabelValues(s.name, label)}
-				if len(local) < 4096 {
-					local[src.Addr()] = c
-				}
-			}
-			c.packets.Inc()
-			c.bytes.Add(float64(len(payload)))
-			pkts = append(pkts, decoder.Packet{Payload: payload, Source: src, Received: now})
 		}
 		if len(pkts) > 0 {
 			s.handler.Handle(pkts)
 		}
 	}
+}
+
+// account counts one reader's datagrams and drops.
+type account struct {
+	in                    *Inlet
+	name                  string
+	truncated, notAllowed prometheus.Counter
+	readErrors            prometheus.Counter
+	// Per-exporter counters are looked up once per exporter and cached
+	// locally, so the steady state does no label hashing.
+	local map[netip.Addr]expCounters
+}
+
+type expCounters struct{ packets, bytes prometheus.Counter }
+
+func (in *Inlet) newAccount(name string) *account {
+	return &account{in: in, name: name,
+		truncated:  in.metrics.drops.WithLabelValues(name, "truncated"),
+		notAllowed: in.metrics.drops.WithLabelValues(name, "not_allowed"),
+		readErrors: in.metrics.errors.WithLabelValues(name),
+		local:      map[netip.Addr]expCounters{},
+	}
+}
+
+// admit counts a datagram and reports whether it goes to the handler.
+func (a *account) admit(payload []byte, src netip.AddrPort, truncated bool) bool {
+	if truncated {
+		a.truncated.Inc()
+		return false
+	}
+	if !a.in.isAllowed(src.Addr()) {
+		a.notAllowed.Inc()
+		return false
+	}
+	c, ok := a.local[src.Addr()]
+	if !ok {
+		label := a.in.exporterLabel(src.Addr())
+		c = expCounters{a.in.metrics.packets.WithLabelValues(a.name, label), a.in.metrics.bytes.WithLabelValues(a.name, label)}
+		if len(a.local) < 4096 {
+			a.local[src.Addr()] = c
+		}
+	}
+	c.packets.Inc()
+	c.bytes.Add(float64(len(payload)))
+	return true
+}
+
+func (a *account) readError(err error) {
+	a.readErrors.Inc()
+	a.in.log.Limited("read", "socket read failed", "listener", a.name, "error", err)
 }
 
 func (in *Inlet) isAllowed(a netip.Addr) bool {
