@@ -29,6 +29,10 @@ type Deps struct {
 	Reporter *daemon.Reporter
 	// Transport carries datagrams to collectors (nil: plain UDP).
 	Transport exporter.Transport
+	// Addrs lists the addresses agent-interface and the automatic agent
+	// address choose from (nil: the host's interfaces); an embedded
+	// tailnet transport supplies its node's.
+	Addrs func() ([]exporter.IfAddr, error)
 }
 
 // Agent wires samplers, counters, process attribution and the exporter.
@@ -81,7 +85,7 @@ func New(cfg Config, deps Deps) (*Agent, error) {
 		return nil, errors.New("agent: a reporter is required")
 	}
 	r := deps.Reporter.Sub("agent")
-	exp, err := exporter.New(cfg.Config, exporter.Deps{Reporter: r, Transport: deps.Transport})
+	exp, err := exporter.New(cfg.Config, exporter.Deps{Reporter: r, Transport: deps.Transport, Addrs: deps.Addrs})
 	if err != nil {
 		return nil, err
 	}
