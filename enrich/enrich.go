@@ -75,12 +75,17 @@ type Config struct {
 	MetricsMaxExporters int `yaml:"metrics-max-exporters"`
 }
 
-// Provider names.
+// Provider names. inband, snmp and static are built here; tailnet is built
+// by the role (it needs the collector's tailnet node) and passed in
+// Dependencies.Providers.
 const (
-	ProviderInBand = "inband"
-	ProviderSNMP   = "snmp"
-	ProviderStatic = "static"
+	ProviderInBand  = "inband"
+	ProviderSNMP    = "snmp"
+	ProviderStatic  = "static"
+	ProviderTailnet = "tailnet"
 )
+
+var providerNames = []string{ProviderInBand, ProviderSNMP, ProviderStatic, ProviderTailnet}
 
 // AS provider names.
 const (
@@ -112,10 +117,9 @@ func DefaultConfig() Config {
 // Validate checks the configuration, including every sub-section.
 func (c *Config) Validate() error {
 	var errs []error
-	known := []string{ProviderInBand, ProviderSNMP, ProviderStatic}
 	for i, p := range c.Providers {
-		if !slices.Contains(known, p) {
-			errs = append(errs, config.Errorf(fmt.Sprintf("providers.%d", i), "unknown provider %q (want %s)", p, strings.Join(known, ", ")))
+		if !slices.Contains(providerNames, p) {
+			errs = append(errs, config.Errorf(fmt.Sprintf("providers.%d", i), "unknown provider %q (want %s)", p, strings.Join(providerNames, ", ")))
 		} else if slices.Index(c.Providers, p) != i {
 			errs = append(errs, config.Errorf(fmt.Sprintf("providers.%d", i), "%q listed twice", p))
 		}
@@ -153,7 +157,17 @@ func (c *Config) Validate() error {
 // Dependencies of the enricher.
 type Dependencies struct {
 	Reporter *daemon.Reporter
+	// Providers builds, by name, the metadata providers that live outside
+	// this package because they need what only the role has (the tailnet
+	// provider needs the collector's tailnet node). A name in
+	// Config.Providers that is not built here must be in this map. The
+	// enricher passes its change callback, and starts and stops the
+	// provider with itself when it is a daemon.Component.
+	Providers map[string]ProviderFactory
 }
+
+// ProviderFactory builds a provider that reports changes through notify.
+type ProviderFactory func(notify metadata.Notify) (metadata.Provider, error)
 
 // Enricher is the component.
 type Enricher struct {
@@ -246,6 +260,19 @@ func New(cfg Config, deps Dependencies) (*Enricher, error) {
 				return nil, err
 			}
 			en.chain = append(en.chain, p)
+		default:
+			factory, ok := deps.Providers[name]
+			if !ok {
+				return nil, fmt.Errorf("metadata provider %q is not available in this role (the tailnet provider needs the collector's embedded tailnet node)", name)
+			}
+			p, err := factory(en.onChange)
+			if err != nil {
+				return nil, fmt.Errorf("metadata provider %s: %w", name, err)
+			}
+			en.chain = append(en.chain, p)
+			if c, ok := p.(daemon.Component); ok {
+				en.components = append(en.components, daemon.Named{Name: name, Component: c})
+			}
 		}
 	}
 	en.addr.Store(newAddrCache(en.geo.Current(), en.nets, cfg.AddressCacheSize))

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/hostflow/hostflow/enrich/geoip/geoiptest"
+	"github.com/hostflow/hostflow/enrich/metadata"
 	"github.com/hostflow/hostflow/flow"
 	"github.com/hostflow/hostflow/internal/config"
 	"github.com/hostflow/hostflow/internal/daemon"
@@ -393,5 +394,50 @@ func TestConfigErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%q: error -got +want\n-%v\n+%s", tt.in, err, tt.want)
 		}
+	}
+}
+
+// named is a provider built outside the package, as the role builds the
+// tailnet provider: it names every exporter and reports through notify.
+type named struct {
+	notify  func(metadata.Change)
+	started bool
+}
+
+func (n *named) FillExporter(_ metadata.Key, e *metadata.Exporter) bool {
+	e.Merge(metadata.Exporter{Name: "node.tailnet.ts.net"})
+	return true
+}
+func (n *named) FillInterface(metadata.Key, uint32, *metadata.Interface) bool { return false }
+func (n *named) Start(context.Context) error                                  { n.started = true; return nil }
+func (n *named) Stop() error                                                  { n.started = false; return nil }
+
+func TestExternalProvider(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Providers = []string{ProviderInBand, ProviderTailnet, ProviderStatic}
+	r := daemon.NewReporter(slog.New(slog.DiscardHandler), nil)
+	if _, err := New(cfg, Dependencies{Reporter: r}); err == nil || !strings.Contains(err.Error(), `"tailnet" is not available`) {
+		t.Errorf("tailnet without its factory: error %v", err)
+	}
+	p := &named{}
+	en, err := New(cfg, Dependencies{Reporter: r, Providers: map[string]ProviderFactory{
+		ProviderTailnet: func(notify metadata.Notify) (metadata.Provider, error) { p.notify = notify; return p, nil },
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := en.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !p.started || p.notify == nil {
+		t.Error("external provider not started or not given the change callback")
+	}
+	recs := []flow.Record{{ExporterAddress: netip.MustParseAddr("fd7a:115c:a1e0::7")}}
+	en.Enrich(recs)
+	if recs[0].ExporterName != "node.tailnet.ts.net" {
+		t.Errorf("ExporterName %q", recs[0].ExporterName)
+	}
+	if err := en.Stop(); err != nil || p.started {
+		t.Errorf("external provider not stopped: %v", err)
 	}
 }
