@@ -119,12 +119,14 @@ func newFixture(now time.Time) *fixture {
 	outBytes := map[string]uint64{}
 	inBytes := map[string]uint64{}
 	for i := 0; i < slots; i++ {
-		t := now.Add(-time.Duration(slots-i) * slot)
+		// The last slot ends at now, like a collector receiving live.
+		t := now.Add(-time.Duration(slots-1-i) * slot)
 		for k, tr := range traffics {
 			h := hostByName[tr.host]
 			b := uint64(float64(tr.bytes) * shape(i+k))
-			// Record timestamps spread inside the slot, never at "now".
-			ts := uint32(t.Add(time.Duration(k) * 7 * time.Second).Unix())
+			// Record timestamps spread over the slot's last two minutes,
+			// never after now.
+			ts := uint32(t.Add(-time.Duration(k) * 7 * time.Second).Unix())
 			r := flow.Record{
 				TimeReceived: ts, SamplingRate: samplingRate,
 				ExporterAddress: h.addr, ExporterName: h.name, ExporterGroup: "prod", ExporterSite: "par1",
@@ -175,7 +177,7 @@ func newFixture(now time.Time) *fixture {
 			OutIfBoundary: flow.BoundaryExternal, InIfSpeed: 25000, OutIfSpeed: 100000,
 		})
 		for j, h := range hosts {
-			ts := uint32(t.Add(time.Duration(j) * time.Second).Unix())
+			ts := uint32(t.Add(-time.Duration(j) * time.Second).Unix())
 			fx.hosts = append(fx.hosts, hostCounters(h, i, ts))
 			fx.interfaces = append(fx.interfaces, flow.InterfaceCounters{
 				TimeReceived: ts, ExporterAddress: h.addr, ExporterName: h.name, IfIndex: 2, IfName: "eth0",

@@ -1,0 +1,63 @@
+import { useMemo } from 'preact/hooks';
+import { get, type Status, type TimeSeries } from '../api';
+import { Chart } from '../components/Chart';
+import { Card, ErrorBox, Loading } from '../components/common';
+import { NoFlows } from '../components/NoFlows';
+import { TopList, type TopWidget } from '../components/TopList';
+import { Detections } from '../components/Detections';
+import { timeSeriesOption } from '../charts/options';
+import { ago, si } from '../format';
+import { useAsync, useInterval } from '../hooks';
+import { dark } from '../theme';
+import { authEpoch } from '../api';
+
+export const widgets: TopWidget[] = [
+  { title: 'Hosts', dimension: 'HostName', quote: true },
+  { title: 'Processes', dimension: 'ProcessName', quote: true },
+  { title: 'Peer AS (egress)', dimension: 'DstAS', filter: 'FlowDirection = egress' },
+  { title: 'Peer country (egress)', dimension: 'DstCountry', filter: 'FlowDirection = egress', quote: true },
+  { title: 'Protocols', dimension: 'Proto' },
+  { title: 'Destination ports', dimension: 'DstPort' },
+];
+
+export function Home() {
+  const status = useAsync((signal) => get<Status>('status', {}, signal), []);
+  useInterval(() => authEpoch.value++, 60);
+  const s = status.data;
+  if (status.error) return <ErrorBox error={status.error} />;
+  if (!s) return <Loading what="status" />;
+  const fresh = s.lastFlow && Date.now() - new Date(s.lastFlow).getTime() < 10 * 60e3;
+  return (
+    <div class="home">
+      <div class="cards">
+        <Card title="Flows/s" value={si(s.flowsPerSecond)} hint="received, last 5 minutes" />
+        <Card title="Exporters" value={s.exporters} hint="last 24 h" />
+        <Card title="Hosts" value={s.hosts} hint={<a href="/hosts">with a hostflow agent</a>} />
+        <Card title="Last flow" value={s.lastFlow ? ago(s.lastFlow) : 'never'} tone={s.lastFlow ? (fresh ? 'ok' : 'warn') : 'crit'} />
+      </div>
+      {!s.lastFlow ? <NoFlows /> : <Overview />}
+    </div>
+  );
+}
+
+function Overview() {
+  const ts = useAsync((signal) => get<TimeSeries>('timeseries', { dimensions: 'HostName', limit: 6, start: 'now-24h', points: 144 }, signal), []);
+  const option = useMemo(() => (ts.data ? timeSeriesOption(ts.data, { graph: 'stacked', dark: dark.value }) : null), [ts.data, dark.value]);
+  return (
+    <>
+      <section class="panel">
+        <h3>
+          Traffic by host, last 24 hours <a class="more" href="/visualize?dimensions=HostName">explore →</a>
+        </h3>
+        {ts.error && <ErrorBox error={ts.error} />}
+        <Chart name="home-traffic" option={option} height={260} />
+      </section>
+      <div class="tops">
+        {widgets.map((w) => (
+          <TopList w={w} start="now-24h" />
+        ))}
+      </div>
+      <Detections />
+    </>
+  );
+}
