@@ -192,12 +192,13 @@ type Enricher struct {
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 
-	missing  *prometheus.CounterVec
-	refused  *prometheus.CounterVec
-	resolves *prometheus.CounterVec
-	addrHit  prometheus.Counter
-	addrMiss prometheus.Counter
-	expired  prometheus.Counter
+	missing         *prometheus.CounterVec
+	refused         *prometheus.CounterVec
+	refusedExporter prometheus.Counter
+	resolves        *prometheus.CounterVec
+	addrHit         prometheus.Counter
+	addrMiss        prometheus.Counter
+	expired         prometheus.Counter
 }
 
 // New builds an inert enricher.
@@ -219,6 +220,7 @@ func New(cfg Config, deps Dependencies) (*Enricher, error) {
 			"Exporter and interface metadata (re)computations (provider chain + rules).", "kind"),
 		expired: r.Counter("exporters_expired_total", "Exporters forgotten after exporter-idle without flows."),
 	}
+	en.refusedExporter = en.refused.WithLabelValues("exporter")
 	addrStats := r.CounterVec("address_cache_total", "Address cache lookups (GeoIP and networks), by result (hit, miss).", "result")
 	en.addrHit, en.addrMiss = addrStats.WithLabelValues("hit"), addrStats.WithLabelValues("miss")
 	for i := range en.shards {

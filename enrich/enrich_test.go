@@ -85,7 +85,7 @@ func TestInBand(t *testing.T) {
 	if early[0].ExporterName != "" || early[0].OutIfName != "" {
 		t.Errorf("names before counters: %+v", early[0])
 	}
-	if got := testutil.ToFloat64(en.missing.WithLabelValues(agent.String(), "exporter")); got != 1 {
+	if got := testutil.ToFloat64(en.missing.WithLabelValues(agent.String()+"#3", "exporter")); got != 1 {
 		t.Errorf("missing exporter metadata counted %v times, want 1", got)
 	}
 

@@ -3,6 +3,7 @@ package enrich
 import (
 	"net/netip"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -87,7 +88,7 @@ func (en *Enricher) exporter(addr netip.Addr, subAgent uint32, now int64) *expor
 	if en.nExporters.Load() >= int64(en.cfg.MaxExporters) {
 		// Full: refuse without the write lock (a flood of new addresses must
 		// not serialize the workers).
-		en.refused.WithLabelValues("exporter").Inc()
+		en.refusedExporter.Inc()
 		return nil
 	}
 	sh.mu.Lock()
@@ -96,7 +97,7 @@ func (en *Enricher) exporter(addr netip.Addr, subAgent uint32, now int64) *expor
 		return ex
 	}
 	if en.nExporters.Load() >= int64(en.cfg.MaxExporters) {
-		en.refused.WithLabelValues("exporter").Inc()
+		en.refusedExporter.Inc()
 		return nil
 	}
 	ex = &exporterState{key: k}
@@ -113,11 +114,20 @@ func (en *Enricher) exporter(addr netip.Addr, subAgent uint32, now int64) *expor
 	return ex
 }
 
+// metricLabel is the exporter label of k: its address, with the sFlow
+// sub-agent when not 0 (agents behind one address are distinct exporters).
+func metricLabel(k metadata.Key) string {
+	if k.SubAgent == 0 {
+		return k.Addr.String()
+	}
+	return k.Addr.String() + "#" + strconv.FormatUint(uint64(k.SubAgent), 10)
+}
+
 // labelMetrics binds the exporter's missing-metadata counters.
 func (en *Enricher) labelMetrics(ex *exporterState) {
 	label := "other"
 	if en.labelled.Add(1) <= int64(en.cfg.MetricsMaxExporters) {
-		label = ex.key.Addr.String()
+		label = metricLabel(ex.key)
 		ex.labelled = true
 	} else {
 		en.labelled.Add(-1)
@@ -238,7 +248,7 @@ func (en *Enricher) expire(limit int64) {
 			en.nIfaces.Add(-int64(ex.nIfaces))
 			ex.mu.Unlock()
 			if ex.labelled {
-				label := k.Addr.String()
+				label := metricLabel(k)
 				en.missing.DeleteLabelValues(label, "exporter")
 				en.missing.DeleteLabelValues(label, "interface")
 				en.labelled.Add(-1)
