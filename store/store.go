@@ -99,7 +99,8 @@ func New(cfg Config, deps Dependencies) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, r: deps.Reporter.Sub("store"), schema: sc, appenders: map[*Appender]struct{}{}}
+	s := &Store{cfg: cfg, r: deps.Reporter.Sub("store"), schema: sc, appenders: map[*Appender]struct{}{},
+		queue: make(chan item, cfg.QueueBlocks), stopFlusher: make(chan struct{}), writerDone: make(chan struct{})}
 	s.kinds = [nKinds]kind{
 		kindFlows:      {table: sc.InsertTable(schema.Flows)},
 		kindInterfaces: {table: sc.InsertTable(schema.InterfaceCounters)},
@@ -118,22 +119,17 @@ func (s *Store) Schema() *schema.Schema { return s.schema }
 // Start connects, migrates the schema (manage-schema), opens the spool and
 // starts the writer, which replays the spool before new blocks.
 func (s *Store) Start(ctx context.Context) error {
-	var err error
-	switch s.cfg.Type {
-	case "embedded":
-		s.tr, err = chdb.NewTransport(chdb.Options{LibPath: s.cfg.LibPath, Path: s.cfg.Path, MaxMemory: int64(s.cfg.MaxMemory)})
-	case "server":
-		s.tr, err = server.New(server.Options{Addresses: s.cfg.Server.Addresses,
-			User: s.cfg.Server.User, Password: s.cfg.password(), DialTimeout: time.Duration(s.cfg.Server.DialTimeout),
-			TLS: server.TLSOptions(s.cfg.Server.TLS)})
+	if s.tr != nil {
+		return errors.New("store: already started")
 	}
+	tr, err := s.connect()
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	if s.cfg.ManageSchema {
-		applied, err := s.schema.Migrate(ctx, s.tr)
+		applied, err := s.schema.Migrate(ctx, tr)
 		if err != nil {
-			s.tr.Close()
+			tr.Close()
 			return fmt.Errorf("store: %w", err)
 		}
 		for _, st := range applied {
@@ -141,15 +137,13 @@ func (s *Store) Start(ctx context.Context) error {
 		}
 	}
 	if s.spool, err = spool.Open(s.cfg.spoolDir(), int64(s.cfg.Spool.MaxBytes)); err != nil {
-		s.tr.Close()
+		tr.Close()
 		return fmt.Errorf("store: %w", err)
 	}
+	s.tr = tr
 	if n := s.spool.Len(); n > 0 {
 		s.r.Logger().Info("replaying spool", "blocks", n, "bytes", s.spool.Bytes(), "dir", s.spool.Dir())
 	}
-	s.queue = make(chan item, s.cfg.QueueBlocks)
-	s.stopFlusher = make(chan struct{})
-	s.writerDone = make(chan struct{})
 	s.r.RegisterHealth("writer", s.health)
 	go s.writer()
 	s.wg.Add(2)
@@ -157,6 +151,15 @@ func (s *Store) Start(ctx context.Context) error {
 	go s.housekeeping()
 	s.started = true
 	return nil
+}
+
+func (s *Store) connect() (transport.Transport, error) {
+	if s.cfg.Type == "server" {
+		return server.New(server.Options{Addresses: s.cfg.Server.Addresses,
+			User: s.cfg.Server.User, Password: s.cfg.password(), DialTimeout: time.Duration(s.cfg.Server.DialTimeout),
+			TLS: server.TLSOptions(s.cfg.Server.TLS)})
+	}
+	return chdb.NewTransport(chdb.Options{LibPath: s.cfg.LibPath, Path: s.cfg.Path, MaxMemory: int64(s.cfg.MaxMemory)})
 }
 
 // Stop hands over every appender's rows, writes everything queued (or spools

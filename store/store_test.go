@@ -310,3 +310,23 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestMissingLibraryIsOneClearError(t *testing.T) {
+	cfg := testConfig(t, "nolib")
+	cfg.LibPath = filepath.Join(t.TempDir(), "libchdb.so")
+	t.Setenv("CHDB_LIB_PATH", "")
+	s, err := New(cfg, Dependencies{Reporter: newReporter(), Schema: flow.NewSchema()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "make deps-run") || !strings.Contains(err.Error(), cfg.LibPath) {
+		t.Fatalf("got %v, want an error naming the path and make deps-run", err)
+	}
+	if err := s.Stop(); err != nil {
+		t.Errorf("Stop after a failed Start: %v", err)
+	}
+	if _, err := s.Query(context.Background(), "SELECT 1", nil); err == nil {
+		t.Error("Query on a store that did not start succeeded")
+	}
+}
