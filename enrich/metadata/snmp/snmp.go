@@ -60,6 +60,9 @@ type device struct {
 	ifaces  map[uint32]*entry
 	want    map[uint32]struct{}
 	queued  bool // in the queue or being polled
+	// What the poll in progress asks for: not asked again meanwhile.
+	sysInflight bool
+	inflight    map[uint32]struct{}
 
 	timeouts  int
 	openUntil time.Time // breaker open until then
@@ -199,7 +202,7 @@ func (p *Provider) FillExporter(k metadata.Key, e *metadata.Exporter) bool {
 		e.Merge(metadata.Exporter{Name: d.sys.name})
 		return true
 	}
-	if p.now().After(d.sys.retry) {
+	if p.now().After(d.sys.retry) && !d.sysInflight {
 		d.wantSys = true
 		p.schedule(d)
 	}
@@ -225,6 +228,9 @@ func (p *Provider) FillInterface(k metadata.Key, ifIndex uint32, i *metadata.Int
 		if p.now().Before(en.retry) {
 			return false
 		}
+	}
+	if _, ok := d.inflight[ifIndex]; ok {
+		return false
 	}
 	if len(d.ifaces)+len(d.want) >= p.cfg.MaxInterfaces {
 		p.dropped.WithLabelValues("max_interfaces").Inc()
@@ -335,6 +341,7 @@ func (p *Provider) poll(ctx context.Context, d *device) {
 	for idx := range d.want {
 		idxs = append(idxs, idx)
 	}
+	d.sysInflight, d.inflight = wantSys, d.want
 	d.wantSys, d.want = false, map[uint32]struct{}{}
 	p.mu.Unlock()
 	slices.Sort(idxs)
@@ -376,7 +383,7 @@ func (p *Provider) poll(ctx context.Context, d *device) {
 			}
 		}
 	}
-	d.queued = false
+	d.queued, d.sysInflight, d.inflight = false, false, nil
 	if (d.wantSys || len(d.want) > 0) && p.devices[d.addr] == d {
 		p.schedule(d)
 	}

@@ -334,3 +334,37 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSingleFlight: an interface asked again while its poll is in progress
+// is not asked twice; other interfaces wait for the next poll, together.
+func TestSingleFlight(t *testing.T) {
+	silent := silentAgent(t)
+	cfg := testConfig(Credentials{Prefixes: []iptrie.Prefix{prefix("2001:db8::/32")}, Version: "2c",
+		Communities: []string{"public"}})
+	cfg.Agents = []Agent{{Prefix: prefix("2001:db8::/32"), Address: silent.String()}}
+	cfg.Timeout = 2 * time.Second // the poll stays in progress during the test
+	p, _, _ := newProvider(t, cfg)
+	addr := netip.MustParseAddr("2001:db8::9")
+	k := metadata.MakeKey(addr, 0)
+	p.FillInterface(k, 1, &metadata.Interface{})
+	waitFor(t, "poll in progress", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		_, ok := p.devices[addr].inflight[1]
+		return ok
+	})
+	for range 10 {
+		p.FillInterface(k, 1, &metadata.Interface{})
+		p.FillInterface(k, 2, &metadata.Interface{})
+		p.FillInterface(k, 3, &metadata.Interface{})
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d := p.devices[addr]
+	if _, again := d.want[1]; again || len(d.want) != 2 {
+		t.Errorf("wants during the poll: %v, want only 2 and 3", d.want)
+	}
+	if len(p.queue) != 0 {
+		t.Errorf("device queued twice")
+	}
+}
