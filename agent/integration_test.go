@@ -535,15 +535,21 @@ func checkNFLOG(t *testing.T, col *collector, vaIdx uint32, port uint16, datagra
 	}
 }
 
-// goflow2Path finds goflow2 (go install github.com/netsampler/goflow2/v2/
-// cmd/goflow2@v2.2.6) in PATH or ~/go/bin; "" when absent.
+// goflow2Path finds goflow2 (scripts/setup.sh test installs it into
+// ~/.cache/hostflow/bin) in PATH, that cache or ~/go/bin; "" when absent.
 func goflow2Path() string {
 	if p, err := exec.LookPath("goflow2"); err == nil {
 		return p
 	}
 	if home, err := os.UserHomeDir(); err == nil {
-		if p := filepath.Join(home, "go", "bin", "goflow2"); fileExists(p) {
-			return p
+		cache := os.Getenv("XDG_CACHE_HOME")
+		if cache == "" {
+			cache = filepath.Join(home, ".cache")
+		}
+		for _, p := range []string{filepath.Join(cache, "hostflow", "bin", "goflow2"), filepath.Join(home, "go", "bin", "goflow2")} {
+			if fileExists(p) {
+				return p
+			}
 		}
 	}
 	return ""

@@ -13,11 +13,13 @@ CACHE=${HOSTFLOW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hostflow}
 CHDB_VERSION=26.7.3-stable.1
 CHDB_INTEGRITY='sha512-XP97mMqnc5tZpKQywR8N7cLTsHNiTmHr30pC5mzo3jWmukjKn2IBa60c2B/gWUNcuFjOMjWoorQICCqBVj5wpw=='
 STATICCHECK_VERSION=v0.8.2
+NFPM_VERSION=v2.45.2
+GOFLOW2_VERSION=v2.2.6
 export DEBIAN_FRONTEND=noninteractive
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-test_pkgs=(tshark pmacct softflowd snmpd snmp iperf3 clickhouse-server chromium iproute2 libcap2-bin procps tcpdump ethtool)
+test_pkgs=(tshark pmacct softflowd snmpd snmp iperf3 clickhouse-server chromium iproute2 libcap2-bin procps tcpdump ethtool iputils-ping debootstrap systemd nftables bc)
 
 apt_install() {
   local missing=()
@@ -32,8 +34,9 @@ apt_install() {
   log "apt-get install ${missing[*]}"
   # wireshark-common asks whether non-root users may capture; answer no.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections || true
-  apt-get update -q >/dev/null
-  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  # Wait for another apt/dpkg run rather than fail.
+  apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null
+  apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "${missing[@]}" >/dev/null
   # Debian starts these daemons on install; tests start their own instances.
   for svc in snmpd clickhouse-server pmacctd softflowd; do
     if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
@@ -81,6 +84,22 @@ install_staticcheck() {
   go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 }
 
+# nfpm builds the .deb packages (make package); a Go module, installed into
+# the cache so it does not touch the user's GOPATH/bin.
+install_nfpm() {
+  [ -x "$CACHE/bin/nfpm" ] && return 0
+  log "go install nfpm $NFPM_VERSION"
+  GOBIN="$CACHE/bin" go install "github.com/goreleaser/nfpm/v2/cmd/nfpm@$NFPM_VERSION"
+}
+
+# goflow2 is a peer in the agent's interoperability test and the ingest
+# benchmark (optional: tests skip it when absent).
+install_goflow2() {
+  [ -x "$CACHE/bin/goflow2" ] && return 0
+  log "go install goflow2 $GOFLOW2_VERSION"
+  GOBIN="$CACHE/bin" go install "github.com/netsampler/goflow2/v2/cmd/goflow2@$GOFLOW2_VERSION" || log "goflow2 unavailable; its checks will skip"
+}
+
 install_console_deps() {
   [ -f console/web/package.json ] || return 0
   if [ ! -d console/web/node_modules ] || [ console/web/package-lock.json -nt console/web/node_modules ]; then
@@ -100,6 +119,8 @@ case "$mode" in
     apt_install "${test_pkgs[@]}"
     install_chdb
     install_staticcheck
+    install_nfpm
+    install_goflow2
     install_console_deps
     ;;
   *)

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 
+	"github.com/hostflow/hostflow/console"
 	"github.com/hostflow/hostflow/internal/daemon"
 	"github.com/hostflow/hostflow/internal/roles"
 	"gopkg.in/yaml.v3"
@@ -32,6 +33,7 @@ Usage:
   hostflow query      --server URL   run a query against the HTTP API
   hostflow config check FILE      validate a configuration file
   hostflow config defaults [ROLE] print the default configuration
+  hostflow token create [--name N] [--scope read|admin]   make an API token
   hostflow version                print version information
 
 Run "hostflow <command> -h" for the flags of a command.
@@ -55,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "config":
 		return runConfig(args[1:], stdout, stderr)
+	case "token":
+		return runToken(args[1:], stdout, stderr)
 	case "agent", "collector", "standalone", "top", "query":
 		return runRole(args[0], args[1:], stdout, stderr)
 	}
@@ -170,5 +174,27 @@ func runRole(role string, args []string, stdout, stderr io.Writer) int {
 		app.Log.Error("exiting", "error", err)
 		return 1
 	}
+	return 0
+}
+
+func runToken(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprint(stderr, "usage: hostflow token create [--name NAME] [--scope read|admin]\n")
+		return 2
+	}
+	fs := flag.NewFlagSet("hostflow token create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("name", "token", "name shown in logs and /api/v1/whoami")
+	scope := fs.String("scope", console.ScopeRead, "read or admin")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	tok, entry, err := console.NewToken(*name, *scope)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "Token (shown once; send it as \"Authorization: Bearer <token>\"):\n\n  %s\n\n", tok)
+	fmt.Fprintf(stdout, "Add this entry under console.auth.tokens (only the hash is stored):\n\n%s", console.WriteTokenEntry(entry))
 	return 0
 }
