@@ -206,9 +206,9 @@ func (a *Agent) closeProcs() {
 }
 
 // loop rescans interfaces and polls counters. Each data source's first poll
-// comes at a random point of the first interval and the next ones every
-// interval after it, with ±5 % jitter, so a fleet started together does not
-// report in lockstep.
+// comes within a few seconds (at a random point, so a fleet started together
+// does not report in lockstep), so that a collector names the host and its
+// interfaces right away; the next ones every interval, with ±5 % jitter.
 func (a *Agent) loop() {
 	defer a.loopWG.Done()
 	rescan := time.NewTicker(a.cfg.Rescan)
@@ -217,7 +217,7 @@ func (a *Agent) loop() {
 	defer tick.Stop()
 	var hostNext time.Time
 	if a.cfg.Polling > 0 {
-		hostNext = time.Now().Add(randDuration(a.cfg.Polling))
+		hostNext = time.Now().Add(a.firstPoll())
 	}
 	for {
 		select {
@@ -236,6 +236,11 @@ func (a *Agent) loop() {
 }
 
 func randDuration(d time.Duration) time.Duration { return time.Duration(rand.Int64N(int64(d))) + 1 }
+
+// firstPollWindow bounds the delay of a data source's first counter sample.
+const firstPollWindow = 5 * time.Second
+
+func (a *Agent) firstPoll() time.Duration { return randDuration(min(a.cfg.Polling, firstPollWindow)) }
 
 func (a *Agent) nextPoll(now time.Time) time.Time {
 	j := int64(a.cfg.Polling) / 20
@@ -308,7 +313,7 @@ func rateSpeed(l *counters.Link) uint64 {
 func (a *Agent) startTap(l *counters.Link, rate uint32, lt sampler.LinkType, excl []netip.AddrPort) (*tap, error) {
 	t := &tap{name: l.Name, rate: rate, link: lt, excl: excl}
 	if a.cfg.Polling > 0 {
-		t.polled = time.Now().Add(randDuration(a.cfg.Polling))
+		t.polled = time.Now().Add(a.firstPoll())
 	}
 	s, err := sampler.New(sampler.Config{IfIndex: l.Index, IfName: l.Name, Link: lt, Rate: rate,
 		SnapLen: uint32(a.cfg.HeaderBytes), MTU: uint32(max(l.MTU, 68)), Exclude: excl},
