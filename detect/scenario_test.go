@@ -1,0 +1,5 @@
+package detect
+
+const helperEnv = "HOSTFLOW_TEST_HELPER"
+
+func runHelper() int { return 2 }
