@@ -1,7 +1,7 @@
 import { useMemo } from 'preact/hooks';
 import { get, type Status, type TimeSeries } from '../api';
 import { Chart } from '../components/Chart';
-import { Card, ErrorBox, Loading } from '../components/common';
+import { Card, ErrorBox } from '../components/common';
 import { NoFlows } from '../components/NoFlows';
 import { TopList, type TopWidget } from '../components/TopList';
 import { Detections } from '../components/Detections';
@@ -24,18 +24,19 @@ export function Home() {
   const status = useAsync((signal) => get<Status>('status', {}, signal), []);
   useInterval(() => authEpoch.value++, 60);
   const s = status.data;
-  if (status.error) return <ErrorBox error={status.error} />;
-  if (!s) return <Loading what="status" />;
-  const fresh = s.lastFlow && Date.now() - new Date(s.lastFlow).getTime() < 10 * 60e3;
+  const fresh = s?.lastFlow && Date.now() - new Date(s.lastFlow).getTime() < 10 * 60e3;
+  // The overview's queries start with the status one (no waterfall); it
+  // gives way to the onboarding text when the status says there is no flow.
   return (
     <div class="home">
+      {status.error && <ErrorBox error={status.error} />}
       <div class="cards">
-        <Card title="Flows/s" value={si(s.flowsPerSecond)} hint="received, last 5 minutes" />
-        <Card title="Exporters" value={s.exporters} hint="last 24 h" />
-        <Card title="Hosts" value={s.hosts} hint={<a href="/hosts">with a hostflow agent</a>} />
-        <Card title="Last flow" value={s.lastFlow ? ago(s.lastFlow) : 'never'} tone={s.lastFlow ? (fresh ? 'ok' : 'warn') : 'crit'} />
+        <Card title="Flows/s" value={s ? si(s.flowsPerSecond) : '…'} hint="received, last 5 minutes" />
+        <Card title="Exporters" value={s ? s.exporters : '…'} hint="last 24 h" />
+        <Card title="Hosts" value={s ? s.hosts : '…'} hint={<a href="/hosts">with a hostflow agent</a>} />
+        <Card title="Last flow" value={s ? (s.lastFlow ? ago(s.lastFlow) : 'never') : '…'} tone={s ? (s.lastFlow ? (fresh ? 'ok' : 'warn') : 'crit') : undefined} />
       </div>
-      {!s.lastFlow ? <NoFlows /> : <Overview />}
+      {s && !s.lastFlow ? <NoFlows /> : <Overview />}
     </div>
   );
 }
