@@ -55,8 +55,15 @@ type Config struct {
 // known, else Default. Only hardware (physical, bond, VLAN) speeds count:
 // virtual devices (tun, veth, bridge) get Default.
 type SamplingConfig struct {
-	Default    uint32            `yaml:"default"`
-	BySpeed    map[string]uint32 `yaml:"by-speed"`
+	// Default is the 1-in-N rate of interfaces whose speed is unknown or
+	// virtual (tun, veth, bridge) and that no other key names.
+	Default uint32 `yaml:"default"`
+	// BySpeed maps a link speed ("100M", "1G", "10G", "25G", ...) to a rate,
+	// like hsflowd's sampling.1G=...; unlisted hardware speeds get
+	// speed / 1 Mbit/s, at least 100.
+	BySpeed map[string]uint32 `yaml:"by-speed"`
+	// Interfaces maps an interface name to a rate; it wins over
+	// everything else.
 	Interfaces map[string]uint32 `yaml:"interfaces"`
 }
 
@@ -64,8 +71,10 @@ type SamplingConfig struct {
 // feeding it choose 1 packet in Rate (numgen random mod Rate == 0 or
 // iptables' statistic match); Rate must say the same.
 type NFLOGConfig struct {
+	// Group is the netfilter log group (nftables "log group N"); 0 is off.
 	Group uint16 `yaml:"group"`
-	Rate  uint32 `yaml:"rate"`
+	// Rate is the 1-in-N sampling the rules apply.
+	Rate uint32 `yaml:"rate"`
 }
 
 // DefaultConfig returns the zero-config agent: every up interface but

@@ -117,3 +117,19 @@ func TestOpsMuxServesMetricsAndHealth(t *testing.T) {
 		t.Errorf("pprof served without the flag: %d", code)
 	}
 }
+
+func TestMetricsListsRegisteredMetrics(t *testing.T) {
+	r := NewReporter(slog.New(slog.DiscardHandler), nil)
+	r.Sub("inlet").CounterVec("drops_total", `Datagrams dropped, by "reason".`, "listener", "reason")
+	r.Sub("store").Gauge("spool_bytes", "Spool size.")
+	var names []string
+	for _, m := range r.Metrics() {
+		names = append(names, m.Name+"|"+m.Help+"|"+strings.Join(m.Labels, ","))
+	}
+	got := strings.Join(names, "\n")
+	for _, want := range []string{`hostflow_inlet_drops_total|Datagrams dropped, by "reason".|listener,reason`, "hostflow_store_spool_bytes|Spool size.|"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+}

@@ -7,6 +7,7 @@ package daemon
 import (
 	"errors"
 	"log/slog"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -199,5 +200,44 @@ func (r *Reporter) Health() map[string]error {
 			out[k] = err
 		}
 	}
+	return out
+}
+
+// MetricInfo describes one registered metric, for the metrics reference.
+type MetricInfo struct {
+	Name   string
+	Help   string
+	Labels []string
+}
+
+var descRe = regexp.MustCompile(`fqName: "([^"]*)", help: "((?:[^"\\]|\\.)*)", (?:unit: "[^"]*", )?constLabels: \{[^}]*\}, variableLabels: \{([^}]*)\}`)
+
+// Metrics lists the hostflow metrics registered so far, sorted by name.
+func (r *Reporter) Metrics() []MetricInfo {
+	r.shared.mu.Lock()
+	collectors := make([]prometheus.Collector, 0, len(r.shared.metrics))
+	for _, c := range r.shared.metrics {
+		collectors = append(collectors, c)
+	}
+	r.shared.mu.Unlock()
+	seen := map[string]bool{}
+	var out []MetricInfo
+	for _, c := range collectors {
+		ch := make(chan *prometheus.Desc, 16)
+		go func() { c.Describe(ch); close(ch) }()
+		for d := range ch {
+			m := descRe.FindStringSubmatch(d.String())
+			if m == nil || !strings.HasPrefix(m[1], "hostflow_") || seen[m[1]] {
+				continue
+			}
+			seen[m[1]] = true
+			info := MetricInfo{Name: m[1], Help: strings.ReplaceAll(m[2], `\"`, `"`)}
+			if m[3] != "" {
+				info.Labels = strings.Split(m[3], ",")
+			}
+			out = append(out, info)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
