@@ -45,9 +45,22 @@ type sysSocket struct {
 }
 
 func listen(addr string, lc *ListenerConfig) (*socket, error) {
+	// Go opens "[::]" as an IPv4 socket when it finds no IPv4 loopback to
+	// probe v4-mapped support with (IPv6-only hosts): ask for IPv6 and
+	// clear IPV6_V6ONLY instead, dual-stack wherever IPv4 exists.
+	network, dualStack := "udp", false
+	if host, _, err := net.SplitHostPort(addr); err == nil && host == "::" {
+		network, dualStack = "udp6", true
+	}
 	lcfg := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
+			if dualStack {
+				if serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); serr != nil {
+					serr = fmt.Errorf("IPV6_V6ONLY: %w", serr)
+					return
+				}
+			}
 			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); serr != nil {
 				serr = fmt.Errorf("SO_REUSEPORT: %w", serr)
 				return
@@ -68,7 +81,7 @@ func listen(addr string, lc *ListenerConfig) (*socket, error) {
 		}
 		return serr
 	}}
-	pc, err := lcfg.ListenPacket(context.Background(), "udp", addr)
+	pc, err := lcfg.ListenPacket(context.Background(), network, addr)
 	if err != nil {
 		return nil, err
 	}
