@@ -142,6 +142,7 @@ func checkEvidence(t *testing.T, d *Detector, st *store.Store, det *Detection) {
 }
 
 func TestRulePortScan(t *testing.T) {
+	t.Parallel()
 	st := startStore(t, false)
 	var flows []flow.Record
 	w := ago(3 * time.Minute)
@@ -220,6 +221,7 @@ func geo(r flow.Record, as uint32, country string) flow.Record {
 }
 
 func TestRuleNewPeer(t *testing.T) {
+	t.Parallel()
 	st := startStore(t, false)
 	var flows []flow.Record
 	// Three days of history, a connection every 6 hours.
@@ -286,6 +288,7 @@ func equalSets(a, b []string) bool {
 }
 
 func TestRuleNewService(t *testing.T) {
+	t.Parallel()
 	st := startStore(t, false)
 	var flows []flow.Record
 	ssh := func(at time.Time) []flow.Record {
@@ -336,6 +339,7 @@ func egressEvery(host, process string, from, to time.Time, bytesPerMin func(time
 }
 
 func TestRuleEgressSpike(t *testing.T) {
+	t.Parallel()
 	st := startStore(t, true)
 	const kbps = 1000 / 8 * 60 // bytes per minute at 1 kbps
 	window := ago(5 * time.Minute)
@@ -378,6 +382,7 @@ func TestRuleEgressSpike(t *testing.T) {
 }
 
 func TestRuleInterfaceSaturation(t *testing.T) {
+	t.Parallel()
 	st := startStore(t, false)
 	type iface struct {
 		index       uint32
@@ -417,6 +422,7 @@ func TestRuleInterfaceSaturation(t *testing.T) {
 }
 
 func TestRuleRetransmits(t *testing.T) {
+	t.Parallel()
 	st := startStore(t, false)
 	var hosts []flow.HostCounters
 	for _, h := range []struct {
