@@ -16,6 +16,7 @@ import (
 
 	"github.com/hostflow/hostflow/console"
 	"github.com/hostflow/hostflow/internal/daemon"
+	"github.com/hostflow/hostflow/internal/demo"
 	"github.com/hostflow/hostflow/internal/roles"
 	"gopkg.in/yaml.v3"
 )
@@ -61,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runToken(args[1:], stdout, stderr)
 	case "agent", "collector", "standalone", "top", "query":
 		return runRole(args[0], args[1:], stdout, stderr)
+	case "demo-peer": // hidden: the processes of standalone --demo-traffic
+		return demo.RunPeer(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "hostflow: unknown command %q\n\n%s", args[0], usage)
 	return 2
@@ -160,7 +163,7 @@ func runRole(role string, args []string, stdout, stderr io.Writer) int {
 	case "collector":
 		err = app.AddCollector(&cfg)
 	case "standalone":
-		err = roles.AddStandalone(app, &cfg, roles.StandaloneOptions{DemoTraffic: *demoTraffic})
+		err = roles.AddStandalone(app, &cfg, roles.StandaloneOptions{DemoTraffic: *demoTraffic, Stdout: stdout})
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "hostflow %s: %v\n", role, err)

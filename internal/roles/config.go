@@ -15,6 +15,7 @@ import (
 	"github.com/hostflow/hostflow/enrich"
 	"github.com/hostflow/hostflow/inlet"
 	"github.com/hostflow/hostflow/internal/config"
+	"github.com/hostflow/hostflow/internal/demo"
 	"github.com/hostflow/hostflow/query"
 	"github.com/hostflow/hostflow/store"
 )
@@ -40,6 +41,8 @@ type Config struct {
 	Query query.Config `yaml:"query"`
 	// Console: the web console and HTTP API v1.
 	Console console.Config `yaml:"console"`
+	// Demo: the namespace and link of standalone --demo-traffic.
+	Demo demo.Config `yaml:"demo"`
 }
 
 // LogConfig selects the log level and format.
@@ -71,6 +74,7 @@ func Defaults() Config {
 		Store:   store.DefaultConfig(),
 		Query:   query.DefaultConfig(),
 		Console: console.DefaultConfig(),
+		Demo:    demo.DefaultConfig(),
 	}
 }
 
@@ -104,6 +108,7 @@ func (c *Config) Validate() error {
 		config.Prefix("store", c.Store.Validate()),
 		config.Prefix("query", c.Query.Validate()),
 		config.Prefix("console", c.Console.Validate()),
+		config.Prefix("demo", c.Demo.Validate()),
 	)
 	return errors.Join(errs...)
 }

@@ -1,0 +1,287 @@
+// Package demo makes a quiet machine show traffic: it creates a network
+// namespace joined to the host by a veth pair, puts servers and users "on
+// the internet" inside it (documentation addresses routed through the
+// veth), and runs processes on the host that talk to them: an API client,
+// a backup upload now and then, a DNS resolver, a metrics pusher, and a web
+// app called from the namespace. Each is the hostflow binary run through a
+// hard link named after its role, so the agent attributes the flows to
+// distinct process names. The traffic is real (TCP, UDP, HTTP, DNS; IPv4
+// and IPv6) and modest (a few hundred kbit/s at most).
+//
+// `hostflow standalone --demo-traffic` adds this component; the roles run
+// as the hidden `hostflow demo-peer` subcommand (RunPeer).
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/hostflow/hostflow/internal/config"
+	"github.com/hostflow/hostflow/internal/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
+)
+
+// Config is the demo section of the configuration file.
+type Config struct {
+	// Namespace is the name of the network namespace (under /run/netns).
+	Namespace string `yaml:"namespace"`
+	// Interface is the host end of the veth pair; the agent samples it.
+	Interface string `yaml:"interface"`
+	// SamplingRate is the 1-in-N rate the standalone role gives the agent
+	// for Interface (unless agent.sampling.interfaces names it).
+	SamplingRate uint32 `yaml:"sampling-rate"`
+}
+
+// DefaultConfig returns the names `make demo` uses and 1:10 sampling.
+func DefaultConfig() Config {
+	return Config{Namespace: "hostflow-demo", Interface: "hfdemo0", SamplingRate: 10}
+}
+
+var (
+	nsNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+	ifNameRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,15}$`)
+)
+
+// Validate checks the values; keys are relative to the demo section.
+func (c *Config) Validate() error {
+	var errs []error
+	if !nsNameRe.MatchString(c.Namespace) {
+		errs = append(errs, config.Errorf("namespace", "want 1-63 letters, digits, '.', '_' or '-', not %q", c.Namespace))
+	}
+	if !ifNameRe.MatchString(c.Interface) || c.Interface == "." || c.Interface == ".." {
+		errs = append(errs, config.Errorf("interface", "want an interface name of 1-15 letters, digits, '.', '_' or '-', not %q", c.Interface))
+	}
+	if c.SamplingRate < 1 {
+		errs = append(errs, config.Errorf("sampling-rate", "must be at least 1"))
+	}
+	return errors.Join(errs...)
+}
+
+// ErrNeedsRoot is returned by New when not running as root.
+var ErrNeedsRoot = errors.New("the demo traffic needs root: it creates a network namespace and a veth pair " +
+	"(and the agent needs root to sample packets anyway); run it as root, e.g. `sudo make demo`")
+
+// Dependencies of the demo.
+type Dependencies struct {
+	Reporter *daemon.Reporter
+	// Executable implements the `demo-peer` subcommand (empty: this
+	// process's executable).
+	Executable string
+}
+
+// startOrder starts the servers first, so that clients find them: the
+// webapp (which the namespace's users call), the namespace, then the
+// host's clients.
+var startOrder = []string{RoleWebapp, RoleInternet, RoleAPIClient, RoleBackup, RoleResolver, RoleMetricsPush}
+
+// readyTimeout bounds the wait for every role to listen or start sending.
+const readyTimeout = 15 * time.Second
+
+// Demo is the component.
+type Demo struct {
+	cfg  Config
+	deps Dependencies
+	r    *daemon.Reporter
+	log  *slog.Logger
+	lay  layout
+
+	net    *network
+	lock   *os.File
+	dir    string // hard links named after the roles
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	kids   []*child
+
+	requests *prometheus.CounterVec
+	bytes    *prometheus.CounterVec
+	failures *prometheus.CounterVec
+	exits    *prometheus.CounterVec
+}
+
+// New checks the configuration and privileges and builds an inert demo.
+func New(cfg Config, deps Dependencies) (*Demo, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Reporter == nil {
+		return nil, errors.New("demo: a reporter is required")
+	}
+	if os.Geteuid() != 0 {
+		return nil, ErrNeedsRoot
+	}
+	if deps.Executable == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("demo: find this executable: %w", err)
+		}
+		deps.Executable = exe
+	}
+	r := deps.Reporter.Sub("demo")
+	d := &Demo{cfg: cfg, deps: deps, r: r, log: r.Logger()}
+	d.requests = r.CounterVec("exchanges_total", "Requests, queries, uploads and datagrams the demo roles completed.", "role")
+	d.bytes = r.CounterVec("bytes_total", "Payload bytes the demo roles exchanged (both directions).", "role")
+	d.failures = r.CounterVec("errors_total", "Demo exchanges that failed, by role and reason.", "role", "reason")
+	d.exits = r.CounterVec("role_exits_total", "Demo role processes that ended unexpectedly (and were restarted).", "role", "reason")
+	return d, nil
+}
+
+// Start sets up the namespace, the veth, addresses and routes (removing
+// what a killed run left behind), then starts the roles and waits until
+// each one listens or sends.
+func (d *Demo) Start(ctx context.Context) error {
+	lock, err := lockFile(d.cfg.Namespace+".lock", 0)
+	if err != nil {
+		if errors.Is(err, errLocked) {
+			return fmt.Errorf("another hostflow demo is running with namespace %s; stop it, or set demo.namespace and demo.interface to other names", d.cfg.Namespace)
+		}
+		return err
+	}
+	d.lock = lock
+	if err := d.setupNetwork(); err != nil {
+		return errors.Join(fmt.Errorf("demo network: %w", err), d.Stop())
+	}
+	d.dir, err = os.MkdirTemp("", "hostflow-demo-")
+	if err != nil {
+		return errors.Join(err, d.Stop())
+	}
+	links, err := linkExecutables(d.dir, d.deps.Executable, startOrder)
+	if err != nil {
+		return errors.Join(err, d.Stop())
+	}
+	plan := d.lay.plan
+	plan.Netns = d.net.path()
+	planJSON, err := json.Marshal(plan)
+	if err != nil {
+		return errors.Join(err, d.Stop())
+	}
+	var cctx context.Context
+	cctx, d.cancel = context.WithCancel(ctx)
+	for _, role := range startOrder {
+		k := &child{role: role, path: links[role], args: []string{"demo-peer", "--role", role, "--plan", string(planJSON)},
+			readyc: make(chan error, 1)}
+		d.kids = append(d.kids, k)
+		d.wg.Add(1)
+		go d.supervise(cctx, k)
+		if role == RoleWebapp || role == RoleInternet { // servers: wait before starting their clients
+			if err := k.waitReady(ctx, readyTimeout); err != nil {
+				return errors.Join(fmt.Errorf("demo %s: %w", role, err), d.Stop())
+			}
+		}
+	}
+	for _, k := range d.kids {
+		if err := k.waitReady(ctx, readyTimeout); err != nil {
+			return errors.Join(fmt.Errorf("demo %s: %w", k.role, err), d.Stop())
+		}
+	}
+	d.log.Info("demo traffic running", "namespace", d.cfg.Namespace, "interface", d.cfg.Interface, "roles", HostRoles)
+	return nil
+}
+
+// Stop ends the roles (SIGTERM, then SIGKILL after a grace period) and
+// removes the namespace, the veth and the links. It undoes a partial Start
+// too.
+func (d *Demo) Stop() error {
+	if d.cancel != nil {
+		d.cancel()
+	}
+	d.wg.Wait()
+	d.kids, d.cancel = nil, nil
+	var errs []error
+	if d.net != nil {
+		errs = append(errs, d.net.remove())
+		d.net = nil
+	}
+	if d.dir != "" {
+		errs = append(errs, os.RemoveAll(d.dir))
+		d.dir = ""
+	}
+	if d.lock != nil {
+		errs = append(errs, d.lock.Close())
+		d.lock = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Interface is the host end of the demo veth.
+func (d *Demo) Interface() string { return d.cfg.Interface }
+
+// setupNetwork removes what a killed run left, picks free addresses and
+// sets up the namespace and the veth. Demos with other namespace names
+// may run at once: the choice and the setup are serialized so that two of
+// them never pick the same prefixes.
+func (d *Demo) setupNetwork() error {
+	setup, err := lockFile("setup.lock", 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer setup.Close()
+	d.net = &network{ns: d.cfg.Namespace, iface: d.cfg.Interface, lay: &d.lay}
+	if d.net.exists() {
+		d.log.Info("removing the namespace and link of a previous demo", "namespace", d.cfg.Namespace, "interface", d.cfg.Interface)
+		if err := d.net.remove(); err != nil {
+			return err
+		}
+	}
+	inUse, err := prefixesInUse()
+	if err != nil {
+		return err
+	}
+	if d.lay, err = allocate(inUse); err != nil {
+		return err
+	}
+	ipv6, err := d.net.setup()
+	if err != nil {
+		return err
+	}
+	if !ipv6 {
+		d.log.Warn("IPv6 is disabled on this host or its documentation ranges are in use: the demo traffic is IPv4 only")
+	}
+	link6 := "off"
+	if d.lay.host6.IsValid() {
+		link6 = d.lay.host6.String()
+	}
+	d.log.Info("demo network", "namespace", d.cfg.Namespace, "interface", d.cfg.Interface,
+		"ipv4", d.lay.host4, "ipv6", link6, "routes", d.lay.routes)
+	return nil
+}
+
+// lockDir holds the demo's lock files (on tmpfs: gone at reboot).
+const lockDir = "/run/hostflow-demo"
+
+var errLocked = errors.New("locked")
+
+// lockFile takes an exclusive lock on lockDir/name, retrying for up to
+// wait. The kernel releases it when the process dies, however it dies.
+func lockFile(name string, wait time.Duration) (*os.File, error) {
+	if err := os.MkdirAll(lockDir, 0o700); err != nil {
+		return nil, fmt.Errorf("demo lock: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(lockDir, name), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("demo lock: %w", err)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline) {
+			f.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				err = errLocked
+			}
+			return nil, fmt.Errorf("demo lock %s: %w", f.Name(), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
