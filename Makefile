@@ -9,19 +9,39 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 5s
 TESTFLAGS ?=
 
-.PHONY: all build demo test deps deps-run lint unit fuzz fuzz-short bench clean package package-libchdb
+.PHONY: all build demo test deps deps-run lint unit fuzz fuzz-short bench clean package package-libchdb ui e2e screenshots
 
 all: build
 
-build:
+build: ui
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/hostflow ./cmd/hostflow
+
+# The web console (console/web, Vite) built into console/ui/dist, which
+# go build embeds; rebuilt only when its sources change.
+UI_SRC := $(shell find console/web/src console/web/index.html console/web/package.json \
+	console/web/package-lock.json console/web/vite.config.ts console/web/tsconfig.json -type f 2>/dev/null)
+ui: console/ui/dist/index.html
+
+console/ui/dist/index.html: $(UI_SRC)
+	@test -d console/web/node_modules || (cd console/web && npm ci --no-audit --no-fund --loglevel=error)
+	cd console/web && npm run build
+
+# Console unit tests (vitest) and browser tests (Chromium over a fixture
+# server with a real embedded store), console/e2e.
+e2e: ui
+	cd console/web && npm run test:unit && npm run test:e2e
+
+# docs/screenshots/*.png of every console page over the e2e fixture.
+screenshots: ui
+	cd console/web && npm run screenshots
 
 # Set up, build and run standalone with the embedded store and the console.
 demo: deps-run build
 	./bin/hostflow standalone --demo-traffic
 
-# Set up every test dependency, then lint, unit + integration tests, short fuzzing.
-test: deps lint unit fuzz-short
+# Set up every test dependency, then lint, unit + integration tests, short fuzzing,
+# console browser tests.
+test: deps lint unit fuzz-short e2e
 
 deps:
 	scripts/setup.sh test

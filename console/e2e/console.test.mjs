@@ -53,6 +53,13 @@ async function until(fn, what, timeout = 15_000) {
   assert.fail(`${what}: still ${last instanceof Error ? last.message : JSON.stringify(last)} after ${timeout} ms`);
 }
 
+/** card is the value of a home card once loaded. */
+const card = (p, title) =>
+  until(async () => {
+    const v = (await text(p, `[data-card="${title}"] .card-value`)).trim();
+    return v !== '…' && v;
+  }, `card ${title}`);
+
 const names = (opt) => opt.series.map((s) => s.name).sort();
 
 describe('console', { timeout: 170_000 }, () => {
@@ -74,7 +81,7 @@ describe('console', { timeout: 170_000 }, () => {
     await p.click('[data-token-prompt] button[type=submit]');
     await p.locator('[data-token-prompt]').waitFor({ state: 'detached' });
     assert.equal(await p.evaluate(() => localStorage.getItem('hostflow.token')), server.token);
-    assert.equal((await text(p, '[data-card="Hosts"] .card-value')).trim(), '4');
+    assert.equal(await card(p, 'Hosts'), '4');
     await p.close();
   });
 
@@ -87,7 +94,7 @@ describe('console', { timeout: 170_000 }, () => {
     console.log(`# home: 24 h chart drawn ${Date.now() - t0} ms after navigation`);
     assert.deepEqual(names(opt), ['(none)', 'cache-1', 'db-1', 'web-1', 'web-2']);
     assert.ok(opt.series.every((s) => s.stack === 'direct' && s.points > 100), JSON.stringify(opt.series));
-    assert.equal((await text(p, '[data-card="Exporters"] .card-value')).trim(), '5');
+    assert.equal(await card(p, 'Exporters'), '5');
     const procs = await text(p, '[data-top="ProcessName"] li');
     assert.match(procs.split('\n')[0], /^nginx/);
     for (const want of ['postgres', 'node']) assert.match(procs, new RegExp(want));

@@ -1,7 +1,7 @@
 // The shell: navigation, theme, token prompt, keyboard shortcuts, and the
 // page for the current path.
 import { useEffect, useState } from 'preact/hooks';
-import { authEpoch, authRequired, getToken } from './api';
+import { epoch, authRequired, getToken } from './api';
 import { focusFilter } from './components/FilterEditor';
 import { TokenPrompt } from './components/TokenPrompt';
 import { Shortcuts } from './components/Shortcuts';
@@ -79,7 +79,7 @@ export function App() {
           toggleTheme();
           break;
         case 'r':
-          authEpoch.value++;
+          epoch.value++;
           break;
         case '?':
           setShowShortcuts((v) => !v);

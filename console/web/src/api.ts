@@ -16,13 +16,13 @@ export function setToken(token: string) {
   if (token) localStorage.setItem(TOKEN_KEY, token);
   else localStorage.removeItem(TOKEN_KEY);
   authRequired.value = null;
-  authEpoch.value++;
+  epoch.value++;
 }
 
 /** Set when the API answered 401: the message to show in the token prompt. */
 export const authRequired = signal<string | null>(null);
-/** Bumped when the token changes, so pages fetch again. */
-export const authEpoch = signal(0);
+/** Bumped when the token changes or on a reload (the r key): pages fetch again. */
+export const epoch = signal(0);
 
 export class APIError extends Error {
   constructor(

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { authEpoch } from './api';
+import { epoch } from './api';
 
 export interface Async<T> {
   data: T | null;
@@ -8,12 +8,12 @@ export interface Async<T> {
 }
 
 /**
- * useAsync runs load whenever a dependency changes (or the token does),
+ * useAsync runs load whenever a dependency changes (or epoch does),
  * aborting the previous run; the last data stays shown while reloading.
  */
 export function useAsync<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[]): Async<T> {
   const [state, setState] = useState<Async<T>>({ data: null, error: null, loading: true });
-  const epoch = authEpoch.value;
+  const generation = epoch.value;
   useEffect(() => {
     const ctl = new AbortController();
     setState((s) => ({ ...s, loading: true }));
@@ -22,7 +22,7 @@ export function useAsync<T>(load: (signal: AbortSignal) => Promise<T>, deps: unk
       (error: Error) => !ctl.signal.aborted && error.name !== 'AbortError' && setState({ data: null, error, loading: false }),
     );
     return () => ctl.abort();
-  }, [...deps, epoch]);
+  }, [...deps, generation]);
   return state;
 }
 

@@ -30,6 +30,11 @@ export function Help({ name }: { name: string }) {
       const m = /^(?:\.\/)?([\w-]+)\.md(#.*)?$/.exec(h);
       if (m) a.setAttribute('href', `/help/${m[1]}${m[2] ?? ''}`);
     });
+    // Images next to the Markdown files (screenshots) are not embedded in
+    // the binary: drop them rather than show broken images.
+    body.current?.querySelectorAll('img').forEach((img) => {
+      if (!/^(https?:|data:|\/)/.test(img.getAttribute('src') ?? '')) img.remove();
+    });
   }, [doc.data]);
   return (
     <div class="help">

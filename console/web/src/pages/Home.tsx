@@ -1,5 +1,5 @@
 import { useMemo } from 'preact/hooks';
-import { get, type Status, type TimeSeries } from '../api';
+import { epoch, get, type Status, type TimeSeries } from '../api';
 import { Chart } from '../components/Chart';
 import { Card, ErrorBox } from '../components/common';
 import { NoFlows } from '../components/NoFlows';
@@ -9,7 +9,6 @@ import { timeSeriesOption } from '../charts/options';
 import { ago, si } from '../format';
 import { useAsync, useInterval } from '../hooks';
 import { dark } from '../theme';
-import { authEpoch } from '../api';
 
 export const widgets: TopWidget[] = [
   { title: 'Hosts', dimension: 'HostName', quote: true },
@@ -22,7 +21,7 @@ export const widgets: TopWidget[] = [
 
 export function Home() {
   const status = useAsync((signal) => get<Status>('status', {}, signal), []);
-  useInterval(() => authEpoch.value++, 60);
+  useInterval(() => epoch.value++, 60);
   const s = status.data;
   const fresh = s?.lastFlow && Date.now() - new Date(s.lastFlow).getTime() < 10 * 60e3;
   // The overview's queries start with the status one (no waterfall); it
