@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -18,9 +17,13 @@ import (
 
 // child is one role's process, restarted when it dies.
 type child struct {
-	role string
-	path string // hard link named after the role
-	args []string
+	role  string
+	path  string // hard link named after the role
+	args  []string
+	netns string // namespace to start it in (empty: the host's)
+
+	cancel context.CancelFunc // stops the supervisor and the process
+	done   chan struct{}      // closed when the supervisor has returned
 
 	readyOnce sync.Once
 	readyc    chan error // the first ready event, or why there was none
@@ -64,15 +67,29 @@ const (
 	restartMax     = 30 * time.Second
 )
 
-// supervise runs the role until ctx ends, restarting it when it dies. The
-// goroutine is locked to its thread while the child runs: the kernel sends
-// Pdeathsig when the *thread* that forked the child exits, and Go may end
-// idle threads that other code locked; a locked, running thread lives as
-// long as the child.
+// supervise runs the role until ctx ends, restarting it when it dies, on
+// a thread of its own: the kernel sends Pdeathsig when the *thread* that
+// forked the child exits, and a locked, busy thread lives as long as the
+// child. For a role in the namespace the thread switches into it first, so
+// the child starts there whole, as with `ip netns exec`; that thread then
+// ends with the supervisor rather than run other goroutines.
 func (d *Demo) supervise(ctx context.Context, k *child) {
-	defer d.wg.Done()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	defer close(k.done)
+	offMainThread(func() bool {
+		if k.netns != "" {
+			if err := enterNetns(k.netns); err != nil {
+				k.markReady(err)
+				return false
+			}
+		}
+		d.keepRunning(ctx, k)
+		return k.netns == ""
+	})
+}
+
+// keepRunning runs the role's process again and again until ctx ends,
+// waiting longer after each early death.
+func (d *Demo) keepRunning(ctx context.Context, k *child) {
 	backoff := restartBackoff
 	for {
 		started := time.Now()

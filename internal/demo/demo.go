@@ -21,7 +21,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"time"
 
 	"github.com/hostflow/hostflow/internal/config"
@@ -94,12 +93,10 @@ type Demo struct {
 	log  *slog.Logger
 	lay  layout
 
-	net    *network
-	lock   *os.File
-	dir    string // hard links named after the roles
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	kids   []*child
+	net  *network
+	lock *os.File
+	dir  string // hard links named after the roles
+	kids []*child
 
 	requests *prometheus.CounterVec
 	bytes    *prometheus.CounterVec
@@ -125,13 +122,18 @@ func New(cfg Config, deps Dependencies) (*Demo, error) {
 		}
 		deps.Executable = exe
 	}
+	return newDemo(cfg, deps), nil
+}
+
+// newDemo builds the demo with its metrics.
+func newDemo(cfg Config, deps Dependencies) *Demo {
 	r := deps.Reporter.Sub("demo")
 	d := &Demo{cfg: cfg, deps: deps, r: r, log: r.Logger()}
 	d.requests = r.CounterVec("exchanges_total", "Requests, queries, uploads and datagrams the demo roles completed.", "role")
 	d.bytes = r.CounterVec("bytes_total", "Payload bytes the demo roles exchanged (both directions).", "role")
 	d.failures = r.CounterVec("errors_total", "Demo exchanges that failed, by role and reason.", "role", "reason")
 	d.exits = r.CounterVec("role_exits_total", "Demo role processes that ended unexpectedly (and were restarted).", "role", "reason")
-	return d, nil
+	return d
 }
 
 // Start sets up the namespace, the veth, addresses and routes (removing
@@ -149,28 +151,37 @@ func (d *Demo) Start(ctx context.Context) error {
 	if err := d.setupNetwork(); err != nil {
 		return errors.Join(fmt.Errorf("demo network: %w", err), d.Stop())
 	}
-	d.dir, err = os.MkdirTemp("", "hostflow-demo-")
-	if err != nil {
+	// One directory per namespace name, which the lock makes ours: what a
+	// killed run left there is removed like its namespace.
+	d.dir = filepath.Join(os.TempDir(), "hostflow-demo-"+d.cfg.Namespace)
+	if err := os.RemoveAll(d.dir); err != nil {
+		return errors.Join(err, d.Stop())
+	}
+	if err := os.Mkdir(d.dir, 0o700); err != nil {
+		d.dir = ""
 		return errors.Join(err, d.Stop())
 	}
 	links, err := linkExecutables(d.dir, d.deps.Executable, startOrder)
 	if err != nil {
 		return errors.Join(err, d.Stop())
 	}
-	plan := d.lay.plan
-	plan.Netns = d.net.path()
-	planJSON, err := json.Marshal(plan)
+	planJSON, err := json.Marshal(d.lay.plan)
 	if err != nil {
 		return errors.Join(err, d.Stop())
 	}
-	var cctx context.Context
-	cctx, d.cancel = context.WithCancel(ctx)
 	for _, role := range startOrder {
 		k := &child{role: role, path: links[role], args: []string{"demo-peer", "--role", role, "--plan", string(planJSON)},
 			readyc: make(chan error, 1)}
+		if role == RoleInternet {
+			k.netns = d.net.path()
+		}
 		d.kids = append(d.kids, k)
-		d.wg.Add(1)
-		go d.supervise(cctx, k)
+		// Not under ctx: Stop ends the roles, clients before servers, so
+		// that no client sees its server vanish.
+		var kctx context.Context
+		kctx, k.cancel = context.WithCancel(context.Background())
+		k.done = make(chan struct{})
+		go d.supervise(kctx, k)
 		if role == RoleWebapp || role == RoleInternet { // servers: wait before starting their clients
 			if err := k.waitReady(ctx, readyTimeout); err != nil {
 				return errors.Join(fmt.Errorf("demo %s: %w", role, err), d.Stop())
@@ -186,15 +197,15 @@ func (d *Demo) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the roles (SIGTERM, then SIGKILL after a grace period) and
-// removes the namespace, the veth and the links. It undoes a partial Start
-// too.
+// Stop ends the roles in reverse order (SIGTERM, then SIGKILL after a
+// grace period) and removes the namespace, the veth and the links. It
+// undoes a partial Start too.
 func (d *Demo) Stop() error {
-	if d.cancel != nil {
-		d.cancel()
+	for i := len(d.kids) - 1; i >= 0; i-- {
+		d.kids[i].cancel()
+		<-d.kids[i].done
 	}
-	d.wg.Wait()
-	d.kids, d.cancel = nil, nil
+	d.kids = nil
 	var errs []error
 	if d.net != nil {
 		errs = append(errs, d.net.remove())

@@ -214,32 +214,69 @@ func prefixesInUse() ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// enterNetns switches the calling (locked) thread into the namespace at path.
+func enterNetns(path string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("enter namespace %s: %w", path, err)
+	}
+	return nil
+}
+
 // createNamedNetns creates a network namespace and bind-mounts it at
 // /run/netns/name, like `ip netns add`. Creating one switches the calling
-// thread into it, so this runs on a locked thread that switches back; if
-// switching back fails the thread stays locked and dies with its
-// goroutine rather than run other goroutines in the wrong namespace.
+// thread into it, so this runs off the main thread, then switches back; if
+// switching back fails the thread ends rather than run other goroutines in
+// the wrong namespace.
 func createNamedNetns(name string) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
+	var err error
+	offMainThread(func() bool {
+		orig, e := netns.Get()
+		if e != nil {
+			err = e
+			return true
 		}
 		defer orig.Close()
-		created, err := netns.NewNamed(name)
+		created, e := netns.NewNamed(name)
 		if restore := netns.Set(orig); restore != nil {
-			errc <- errors.Join(err, fmt.Errorf("return to the host namespace: %w", restore))
-			return
+			err = errors.Join(e, fmt.Errorf("return to the host namespace: %w", restore))
+			return false
 		}
-		runtime.UnlockOSThread()
-		if err == nil {
+		if e == nil {
 			created.Close()
 		}
-		errc <- err
+		err = e
+		return true
+	})
+	return err
+}
+
+// offMainThread runs f on a goroutine locked to a thread other than the
+// process's main one, and waits for it. Only there may a thread change
+// network namespace: /proc/self (and so /proc/net/*, which the agent
+// reads) shows the main thread's namespaces, and Go never ends the main
+// thread, so a goroutine exiting locked there would leave it in the demo
+// namespace for good. f returns whether the thread may run other
+// goroutines again; if not, it ends with the goroutine.
+func offMainThread(f func() (reusable bool)) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// Hold the main thread: the goroutine started below, unable to
+			// run on it, gets another one.
+			offMainThread(f)
+			runtime.UnlockOSThread()
+			return
+		}
+		if f() {
+			runtime.UnlockOSThread()
+		}
 	}()
-	return <-errc
+	<-done
 }

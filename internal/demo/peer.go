@@ -61,8 +61,9 @@ type event struct {
 
 // peer is a running child: its plan, its counters and its output.
 type peer struct {
-	plan Plan
-	rng  *rand.Rand
+	plan  Plan
+	tempo tempo
+	rng   *rand.Rand
 
 	mu   sync.Mutex
 	out  *json.Encoder
@@ -106,7 +107,19 @@ func RunPeer(args []string, stdout, stderr io.Writer) int {
 }
 
 func newPeer(plan Plan, out io.Writer) *peer {
-	return &peer{plan: plan, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), out: json.NewEncoder(out)}
+	return &peer{plan: plan, tempo: defaultTempo(), rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		out: json.NewEncoder(out)}
+}
+
+// tempo holds the slow parts of the roles' schedule (tests shorten them).
+type tempo struct {
+	backupFirst, backupEvery [2]time.Duration // wait before the first upload, between uploads
+	backupSize               [2]int           // bytes of an upload
+}
+
+func defaultTempo() tempo {
+	return tempo{backupFirst: [2]time.Duration{2 * time.Second, 5 * time.Second},
+		backupEvery: [2]time.Duration{30 * time.Second, 60 * time.Second}, backupSize: [2]int{256 << 10, 768 << 10}}
 }
 
 func (p *peer) emit(e event) {

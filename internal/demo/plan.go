@@ -10,8 +10,6 @@ import (
 // it from a layout and passes it to each child as JSON, so both sides agree
 // without repeating addresses in flags.
 type Plan struct {
-	// Netns is the path of the demo namespace (the internet role joins it).
-	Netns string `json:"netns,omitempty"`
 	// Servers in the namespace.
 	API     []netip.AddrPort `json:"api"`     // HTTP
 	DNS     []netip.AddrPort `json:"dns"`     // UDP DNS
@@ -63,11 +61,18 @@ func allocate(inUse []netip.Prefix) (layout, error) {
 	}
 	var blocks []netip.Prefix
 	for _, s := range candidateBlocks4 {
-		if p := netip.MustParsePrefix(s); free(p) && len(blocks) < 2 {
+		if p := netip.MustParsePrefix(s); free(p) {
 			blocks = append(blocks, p)
 		}
 	}
 	link4, ok := firstFree(candidateLink4, 30, free)
+	if !ok && len(blocks) > 2 {
+		// Link-local is routed here (a zeroconf route): use the last /30
+		// of a third block.
+		last := blocks[2].Addr().As4()
+		last[3] = 252
+		link4, ok = netip.PrefixFrom(netip.AddrFrom4(last), 30), true
+	}
 	if len(blocks) < 2 || !ok {
 		return layout{}, fmt.Errorf("no free addresses for the demo: this host already routes most of %v and %s", candidateBlocks4, candidateLink4)
 	}

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -130,11 +129,12 @@ func runBackup(ctx context.Context, p *peer) error {
 		return errors.New("no backup server in the plan")
 	}
 	payload := filler()
+	t := p.tempo
 	p.ready()
-	wait := p.between(2*time.Second, 5*time.Second)
+	wait := p.between(t.backupFirst[0], t.backupFirst[1])
 	for sleep(ctx, wait) == nil {
 		target := p.plan.Backup[p.intn(len(p.plan.Backup))]
-		size := 256<<10 + p.intn(512<<10)
+		size := t.backupSize[0] + p.intn(t.backupSize[1]-t.backupSize[0])
 		if err := upload(ctx, target, size, payload); err != nil {
 			if ctx.Err() == nil {
 				p.fail(reason(err), err)
@@ -142,7 +142,7 @@ func runBackup(ctx context.Context, p *peer) error {
 		} else {
 			p.done(size)
 		}
-		wait = p.between(30*time.Second, 60*time.Second)
+		wait = p.between(t.backupEvery[0], t.backupEvery[1])
 	}
 	return nil
 }
@@ -255,25 +255,9 @@ func runMetricsPush(ctx context.Context, p *peer) error {
 }
 
 // runInternet is the world behind the veth: it serves the API, DNS, backup
-// and metrics addresses and sends web users to the webapp. It runs on a
-// thread switched into the namespace for good (the thread ends with the
-// goroutine, never serving another one): every socket it opens is in the
-// namespace, and the sockets accepted from its listeners too.
+// and metrics addresses and sends web users to the webapp. The demo starts
+// it inside the namespace.
 func runInternet(ctx context.Context, p *peer) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		errc <- p.internet(ctx)
-	}()
-	return <-errc
-}
-
-func (p *peer) internet(ctx context.Context) error {
-	if p.plan.Netns != "" {
-		if err := enterNetns(p.plan.Netns); err != nil {
-			return err
-		}
-	}
 	// Sockets are closed on every return; the API listeners go with the
 	// HTTP server's shutdown.
 	var closers []io.Closer
@@ -317,24 +301,10 @@ func (p *peer) internet(ctx context.Context) error {
 	return nil
 }
 
-// enterNetns switches the calling (locked) thread into the namespace at path.
-func enterNetns(path string) error {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("namespace %s: %w", path, err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-		return fmt.Errorf("enter namespace %s: %w", path, err)
-	}
-	return nil
-}
-
 // webUsers are visitors of the webapp, one at a time: each comes from one
 // of the users' addresses and loads 3–10 pages over one keep-alive
 // connection, 0.4–1.2 s apart (long enough for the agent to attribute the
-// connection to the webapp). It must run on the namespace's thread (it
-// opens sockets).
+// connection to the webapp).
 func (p *peer) webUsers(ctx context.Context) {
 	if len(p.plan.Webapp) == 0 {
 		<-ctx.Done()
@@ -359,9 +329,8 @@ func (p *peer) webUsers(ctx context.Context) {
 	}
 }
 
-// visit loads pages pages on one connection from src, by hand on this
-// goroutine (http.Client would dial from other threads, outside the
-// namespace).
+// visit loads pages pages on one connection from src (by hand: an
+// http.Client chooses its connections, a visitor keeps one).
 func (p *peer) visit(ctx context.Context, target netip.AddrPort, src netip.Addr, pages int) error {
 	d := net.Dialer{Timeout: ioTimeout}
 	if src.IsValid() {
