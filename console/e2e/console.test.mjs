@@ -194,6 +194,34 @@ describe('console', { timeout: 170_000 }, () => {
     await p.close();
   });
 
+  test('visualize: free time input, shift arrows, auto refresh', async () => {
+    const p = await page();
+    await p.goto(url('/visualize?dimensions=HostName'));
+    await chartOption(p, 'visualize');
+    await p.fill('input[name=start]', 'now-6h');
+    await p.press('input[name=start]', 'Enter');
+    await p.waitForURL(/start=now-6h/);
+    assert.equal(await p.inputValue('select[name=preset]'), 'now-6h');
+    await p.fill('input[name=start]', 'yesterday');
+    assert.equal(await p.getAttribute('input[name=start]', 'class'), 'invalid');
+    await p.press('input[name=start]', 'Enter');
+    assert.match(p.url(), /start=now-6h/, 'an invalid time is not applied');
+    await p.click('button[aria-label=Earlier]');
+    await p.waitForURL((u) => /^\d{4}-/.test(new URL(u).searchParams.get('start') ?? ''));
+    const u = new URL(p.url());
+    const span = Date.parse(u.searchParams.get('end')) - Date.parse(u.searchParams.get('start'));
+    assert.equal(span, 6 * 3600e3, 'the shifted range keeps its length');
+    assert.equal(await p.inputValue('select[name=preset]'), '', 'a fixed range is custom');
+    // Auto refresh only follows a relative end: back to now, every 5 s.
+    await p.selectOption('select[name=preset]', 'now-1h');
+    await p.selectOption('select[name=refresh]', '5');
+    await p.waitForURL(/refresh=5/);
+    let fetched = 0;
+    p.on('request', (r) => r.url().includes('/api/v1/timeseries') && fetched++);
+    await until(() => fetched >= 2, 'two refreshes', 20_000);
+    await p.close();
+  });
+
   test('filter editor: highlighting, inline errors, completion, Ctrl-Enter', async () => {
     const p = await page();
     await p.goto(url('/visualize'));

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { Sankey, TimeSeries } from '../src/api';
-import { otherColor, percentOf, sankeyOption, sparkline, timeSeriesOption } from '../src/charts/options';
+import { otherColor, palette, percentOf, reverseColors, sankeyOption, sparkline, timeSeriesOption } from '../src/charts/options';
 
 const stats = { Min: 0, Max: 30, Avg: 10, P95: 20, Last: 5, Total: 100 };
 const ts: TimeSeries = {
@@ -31,6 +31,13 @@ describe('time series options', () => {
     expect(s[2].data.map((d) => d[1])).toEqual([-1, -2, -3]);
     expect(s[3].stack).toBeUndefined();
     expect(s[0].data[1]).toEqual([Date.parse('2026-11-20T00:01:00Z'), 20]);
+  });
+  test('reverse series keep the colour of the same value', () => {
+    const r = { ...ts, reverse: [{ labels: ['Other'], other: true, values: [1, 1, 1], stats }, { labels: ['db-1'], values: [1, 1, 1], stats }] };
+    const s = series(timeSeriesOption(r, { graph: 'lines' }));
+    expect(s[2].color).toBe(otherColor);
+    expect(s[3].color).toBe(palette[2]);
+    expect(reverseColors(r)).toEqual([otherColor, palette[2]]);
   });
   test('lines are not stacked', () => {
     expect(series(timeSeriesOption(ts, { graph: 'lines' }))[0].stack).toBeUndefined();

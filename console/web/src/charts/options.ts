@@ -15,6 +15,17 @@ export function seriesColor(s: Series, i: number): string {
   return s.other ? otherColor : palette[i % palette.length];
 }
 
+/**
+ * reverseColors gives each reverse series the colour of the direct series
+ * with the same labels, so a value keeps its colour on both sides of the
+ * axis; values only seen in reverse continue the palette.
+ */
+export function reverseColors(ts: TimeSeries): string[] {
+  const byName = new Map(ts.series.map((s, i) => [seriesName(s.labels), seriesColor(s, i)]));
+  let next = ts.series.length;
+  return (ts.reverse ?? []).map((s) => byName.get(seriesName(s.labels)) ?? seriesColor(s, next++));
+}
+
 type Opt = Record<string, unknown>;
 
 interface Theme {
@@ -76,6 +87,7 @@ export function timeSeriesOption(ts: TimeSeries, o: TimeSeriesOptions): Opt {
     };
   });
   if (ts.reverse && !pctMode) {
+    const colors = reverseColors(ts);
     ts.reverse.forEach((s, i) => {
       series.push({
         name: seriesName(s.labels) + ' (reverse)',
@@ -84,7 +96,7 @@ export function timeSeriesOption(ts: TimeSeries, o: TimeSeriesOptions): Opt {
         areaStyle: stacked ? { opacity: 0.5 } : undefined,
         showSymbol: false,
         lineStyle: { width: stacked ? 0.5 : 1.5, type: 'dotted' },
-        color: seriesColor(s, i),
+        color: colors[i],
         data: s.values.map((v, j) => [times[j], -v]),
       });
     });

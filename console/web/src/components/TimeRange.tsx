@@ -20,10 +20,9 @@ export function TimeRange({ start, end, onChange, refresh, refreshes, onRefresh 
     setE(end);
   }, [start, end]);
   const preset = presets.find((p) => p.start === start && (end === 'now' || end === ''));
-  const bad = (v: string) => v !== '' && resolve(v) === null;
   const submit = (ev: Event) => {
     ev.preventDefault();
-    if (!bad(s) && !bad(e)) onChange(s.trim(), e.trim() || 'now');
+    if (!invalid(s) && !invalid(e)) onChange(s.trim(), e.trim() || 'now');
   };
   const move = (d: -1 | 1) => {
     const r = shift(start, end, d);
@@ -52,24 +51,9 @@ export function TimeRange({ start, end, onChange, refresh, refreshes, onRefresh 
           ◀
         </button>
         <div class="timerange-inputs">
-          <input
-            name="start"
-            aria-label="Start"
-            class={bad(s) ? 'invalid' : ''}
-            value={s}
-            onInput={(ev) => setS((ev.target as HTMLInputElement).value)}
-            onBlur={submit}
-            title="now-24h, -7d, 2026-01-02T15:04:05Z, 2026-01-02 15:04, Unix seconds"
-          />
+          <TimeInput name="start" value={s} set={setS} submit={submit} />
           <span class="arrow" aria-hidden="true">→</span>
-          <input
-            name="end"
-            aria-label="End"
-            class={bad(e) ? 'invalid' : ''}
-            value={e}
-            onInput={(ev) => setE((ev.target as HTMLInputElement).value)}
-            onBlur={submit}
-          />
+          <TimeInput name="end" value={e} set={setE} submit={submit} />
         </div>
         <button type="button" class="ghost" onClick={() => move(1)} title="Later by one range" aria-label="Later">
           ▶
@@ -87,5 +71,21 @@ export function TimeRange({ start, end, onChange, refresh, refreshes, onRefresh 
         </label>
       )}
     </form>
+  );
+}
+
+const invalid = (v: string) => v !== '' && resolve(v) === null;
+
+function TimeInput({ name, value, set, submit }: { name: string; value: string; set: (v: string) => void; submit: (e: Event) => void }) {
+  return (
+    <input
+      name={name}
+      aria-label={name === 'start' ? 'Start' : 'End'}
+      class={invalid(value) ? 'invalid' : ''}
+      value={value}
+      onInput={(ev) => set((ev.target as HTMLInputElement).value)}
+      onBlur={submit}
+      title="now-24h, -7d, 2026-01-02T15:04:05Z, 2026-01-02 15:04, Unix seconds"
+    />
   );
 }

@@ -8,7 +8,7 @@ import { Dimensions } from '../components/Dimensions';
 import { FilterEditor } from '../components/FilterEditor';
 import { TimeRange } from '../components/TimeRange';
 import { Empty, ErrorBox } from '../components/common';
-import { sankeyOption, seriesColor, timeSeriesOption } from '../charts/options';
+import { reverseColors, sankeyOption, seriesColor, timeSeriesOption } from '../charts/options';
 import { label, rate, seriesName, total, unitLabels } from '../format';
 import { useAsync, useInterval } from '../hooks';
 import { href, navigate, route } from '../router';
@@ -152,12 +152,13 @@ export function Visualize() {
 }
 
 function SeriesTable({ ts, hidden, onToggle }: { ts: TimeSeries; hidden: Set<string>; onToggle: (name: string) => void }) {
-  const row = (s: Series, i: number, suffix = '') => {
+  const back = reverseColors(ts);
+  const row = (s: Series, color: string, suffix = '') => {
     const name = seriesName(s.labels) + suffix;
     return (
       <tr class={hidden.has(name) ? 'off' : ''} data-series={name}>
         <td>
-          <button type="button" class="swatch" style={{ background: seriesColor(s, i) }} aria-pressed={!hidden.has(name)} aria-label={`Show or hide ${name}`} onClick={() => onToggle(name)} />
+          <button type="button" class="swatch" style={{ background: color }} aria-pressed={!hidden.has(name)} aria-label={`Show or hide ${name}`} onClick={() => onToggle(name)} />
         </td>
         {ts.dimensions.length === 0 ? <td>{suffix ? 'Total (reverse)' : 'Total'}</td> : s.labels.map((l, j) => <td>{j === 0 ? label(l) + suffix : label(l)}</td>)}
         <td class="num">{rate(s.stats.Min, ts.unit)}</td>
@@ -184,8 +185,8 @@ function SeriesTable({ ts, hidden, onToggle }: { ts: TimeSeries; hidden: Set<str
         </tr>
       </thead>
       <tbody>
-        {ts.series.map((s, i) => row(s, i))}
-        {ts.reverse?.map((s, i) => row(s, i, ' (reverse)'))}
+        {ts.series.map((s, i) => row(s, seriesColor(s, i)))}
+        {ts.reverse?.map((s, i) => row(s, back[i], ' (reverse)'))}
       </tbody>
     </table>
   );
