@@ -37,8 +37,8 @@ import (
 // decoders, the enricher with the tailnet provider, the embedded store and
 // the console served on the tailnet only.
 type collectorStack struct {
-	node    *Node
-	console *console.Console
+	node  *Node
+	names *tailmeta.Provider
 }
 
 // namer puts the tailnet provider ahead of the enricher's provider chain
@@ -128,7 +128,7 @@ func startCollector(t *testing.T, controlURL string) *collectorStack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.Stop() })
-	return &collectorStack{node: node, console: con}
+	return &collectorStack{node: node, names: prov}
 }
 
 // udpHeader is the sampled IPv4/UDP header of a flow to dport.
@@ -216,16 +216,39 @@ func TestCollectorOverTailnet(t *testing.T) {
 		{"ipv6", exporter.TailnetInterface, colAddrs[1], agent.Addrs()[1], 6666},
 	}
 	const perFamily = 200
+	flows := func(e *exporter.Exporter, n int, dport uint16) {
+		for i := range n {
+			e.AddFlow(&sflow.FlowSample{SourceType: sflow.SourceIfIndex, SourceIndex: 1, SamplingRate: 10,
+				SamplePool: uint32(10 * (i + 1)), Input: 1, Output: sflow.IfIndexInternal, Has: sflow.HasSampledHeader,
+				SampledHeader: sflow.SampledHeader{Protocol: sflow.HeaderIPv4, FrameLength: 1200, Header: udpHeader(dport)}})
+		}
+	}
+	var exps []*exporter.Exporter
 	for _, f := range families {
 		e := startExporter(t, agent, netip.AddrPortFrom(f.collector, 6343), f.agentIf)
 		if e.Agent() != f.agent {
 			t.Fatalf("%s: agent address %v, want the node's %v", f.name, e.Agent(), f.agent)
 		}
-		for i := range perFamily {
-			e.AddFlow(&sflow.FlowSample{SourceType: sflow.SourceIfIndex, SourceIndex: 1, SamplingRate: 10,
-				SamplePool: uint32(10 * (i + 1)), Input: 1, Output: sflow.IfIndexInternal, Has: sflow.HasSampledHeader,
-				SampledHeader: sflow.SampledHeader{Protocol: sflow.HeaderIPv4, FrameLength: 1200, Header: udpHeader(f.dport)}})
+		exps = append(exps, e)
+	}
+	// A new exporter's first flows go on unnamed while WhoIs answers in
+	// the background: warm up until both agent addresses are named.
+	deadline := time.Now().Add(30 * time.Second)
+	for i, f := range families {
+		for {
+			flows(exps[i], 1, 1)
+			var e metadata.Exporter
+			if col.names.FillExporter(metadata.MakeKey(f.agent, 0), &e) && e.Name == "agent-7" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: exporter %v still unnamed after 30 s", f.name, f.agent)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
+	}
+	for i, f := range families {
+		flows(exps[i], perFamily, f.dport)
 	}
 
 	base := "http://" + net.JoinHostPort(colAddrs[1].String(), "80")
