@@ -10,8 +10,10 @@
 // It serves /metrics (and /debug/pprof/) on -http: hostflow_collector_flows_total,
 // hostflow_inlet_drops_total{reason="kernel"}, hostflow_ingestbench_flows_total
 // and the process CPU time, so a script can read counts between runs. It
-// prints "ready sflow=ADDR netflow=ADDR" once listening and, on SIGINT or
-// SIGTERM (or after -max-duration), one summary line:
+// prints "ready sflow=ADDR netflow=ADDR" once listening, with -interval a
+// line "stats flows=… kernel_drops=… cpu=… elapsed=…" of cumulative counts
+// every interval and, on SIGINT or SIGTERM (or after -max-duration), the
+// summary line:
 //
 //	flows=… interface_records=… host_records=… kernel_drops=… other_drops=… decode_errors=… cpu=… elapsed=…
 package main
@@ -53,6 +55,7 @@ func run(args []string) error {
 	httpAddr := fs.String("http", "", "serve /metrics and /debug/pprof/ on this address")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	maxDuration := fs.Duration("max-duration", 30*time.Minute, "stop after this long even without a signal")
+	interval := fs.Duration("interval", 0, "also print a stats line (cumulative counts) at this interval (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,16 +92,40 @@ func run(args []string) error {
 		ready = append(ready, h.protos[i]+"="+a.String())
 	}
 	fmt.Println("ready", strings.Join(ready, " "))
-	<-ctx.Done()
+	var tick <-chan time.Time
+	if *interval > 0 {
+		t := time.NewTicker(*interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for done := false; !done; {
+		select {
+		case <-tick:
+			if err := h.print("stats ", start, cpu0); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			done = true
+		}
+	}
 	stopErr := h.stop()
+	if err := h.print("", start, cpu0); err != nil {
+		return err
+	}
+	return stopErr
+}
+
+// print writes one line of cumulative counts, the process CPU time and
+// the time since start.
+func (h *harness) print(prefix string, start time.Time, cpu0 time.Duration) error {
 	s, err := h.stats()
 	if err != nil {
 		return err
 	}
-	fmt.Printf("flows=%d interface_records=%d host_records=%d kernel_drops=%d other_drops=%d decode_errors=%d cpu=%.3f elapsed=%.3f\n",
-		s.flows, s.interfaces, s.hosts, s.kernelDrops, s.otherDrops, s.decodeErrors,
+	fmt.Printf("%sflows=%d interface_records=%d host_records=%d kernel_drops=%d other_drops=%d decode_errors=%d cpu=%.3f elapsed=%.3f\n",
+		prefix, s.flows, s.interfaces, s.hosts, s.kernelDrops, s.otherDrops, s.decodeErrors,
 		(cpuTime() - cpu0).Seconds(), time.Since(start).Seconds())
-	return stopErr
+	return nil
 }
 
 func label(ls []*dto.LabelPair, name string) string {
