@@ -48,11 +48,12 @@ func main() {
 		maxMemory = flag.String("max-memory", "0", "engine memory cap (e.g. 1GiB; 0 = engine default)")
 		queue     = flag.Int("queue", 8, "queue-blocks: blocks waiting for the writer before spilling to the spool")
 		columns   = flag.Bool("columns", false, "print the bytes per row of the largest columns")
+		reuse     = flag.Bool("reuse", false, "reuse the store in -dir as it is (no ingest; -rows still names the flow count)")
 		backfill  = flag.Bool("backfill", false, "ingest without rollups, then create them and fill them from the raw table in one INSERT … SELECT each (fast set-up for the query benchmark)")
 	)
 	flag.Parse()
 	o := options{rows: *rows, exporters: *exporters, rollups: *rollups, batch: *batch, queue: *queue, queries: *queries,
-		columns: *columns, backfill: *backfill, runs: *runs, dir: *dir, keep: *keep, maxMemory: *maxMemory}
+		columns: *columns, backfill: *backfill, reuse: *reuse, runs: *runs, dir: *dir, keep: *keep, maxMemory: *maxMemory}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "store bench:", err)
 		os.Exit(1)
@@ -66,9 +67,9 @@ func cpuTime() time.Duration {
 }
 
 type options struct {
-	rows, exporters, batch, queue, runs       int
-	rollups, queries, columns, backfill, keep bool
-	dir, maxMemory                            string
+	rows, exporters, batch, queue, runs              int
+	rollups, queries, columns, backfill, keep, reuse bool
+	dir, maxMemory                                   string
 }
 
 func run(o options) error {
@@ -114,6 +115,9 @@ func run(o options) error {
 	fmt.Printf("ingest: %d rows, %d exporters, rollups=%v, batch=%d, %d columns, GOMAXPROCS=%d, NumCPU=%d\n",
 		rows, o.exporters, cfg.Rollups, batch, len(st.Schema().FlowColumns()), runtime.GOMAXPROCS(0), runtime.NumCPU())
 
+	if o.reuse {
+		return measure(ctx, st, o, rows, rollups, start, end)
+	}
 	app := st.NewAppender()
 	buf := make([]flow.Record, 1000)
 	cpu0, t0 := cpuTime(), time.Now()
@@ -144,7 +148,11 @@ func run(o options) error {
 			return err
 		}
 	}
+	return measure(ctx, st, o, rows, rollups, start, end)
+}
 
+// measure reports bytes on disk per flow and runs the query benchmark.
+func measure(ctx context.Context, st *store.Store, o options, rows int, rollups bool, start, end time.Time) error {
 	// Bytes on disk once merged: OPTIMIZE FINAL merges each partition into
 	// one part (as background merges eventually do).
 	opt := time.Now()
