@@ -151,9 +151,8 @@ func (d *Demo) Start(ctx context.Context) error {
 	if err := d.setupNetwork(); err != nil {
 		return errors.Join(fmt.Errorf("demo network: %w", err), d.Stop())
 	}
-	// One directory per namespace name, which the lock makes ours: what a
-	// killed run left there is removed like its namespace.
-	d.dir = filepath.Join(os.TempDir(), "hostflow-demo-"+d.cfg.Namespace)
+	// What a killed run left there is removed like its namespace.
+	d.dir = roleDir(d.cfg)
 	if err := os.RemoveAll(d.dir); err != nil {
 		return errors.Join(err, d.Stop())
 	}
@@ -224,6 +223,24 @@ func (d *Demo) Stop() error {
 
 // Interface is the host end of the demo veth.
 func (d *Demo) Interface() string { return d.cfg.Interface }
+
+// Remove deletes what a demo with cfg's names left behind when it was
+// killed (SIGKILL gives it no chance to clean up): the namespace, the link
+// and the role directory. Starting a demo with the same names does it
+// too. It refuses while such a demo runs.
+func Remove(cfg Config) error {
+	lock, err := lockFile(cfg.Namespace+".lock", 0)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	n := &network{ns: cfg.Namespace, iface: cfg.Interface}
+	return errors.Join(n.remove(), os.RemoveAll(roleDir(cfg)))
+}
+
+// roleDir holds the hard links named after the roles: one directory per
+// namespace name, which the namespace lock makes ours.
+func roleDir(cfg Config) string { return filepath.Join(os.TempDir(), "hostflow-demo-"+cfg.Namespace) }
 
 // setupNetwork removes what a killed run left, picks free addresses and
 // sets up the namespace and the veth. Demos with other namespace names

@@ -98,7 +98,7 @@ func checkGone(t *testing.T, cfg Config, pids []int) {
 	if _, err := net.InterfaceByName(cfg.Interface); err == nil {
 		t.Errorf("link %s still there", cfg.Interface)
 	}
-	if _, err := os.Stat(filepath.Join(os.TempDir(), "hostflow-demo-"+cfg.Namespace)); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(roleDir(cfg)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("role directory still there (%v)", err)
 	}
 	for _, pid := range pids {
@@ -256,7 +256,13 @@ func TestKilledDemo(t *testing.T) {
 	if err := parent.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = parent.Process.Kill(); _ = parent.Wait() })
+	t.Cleanup(func() {
+		_ = parent.Process.Kill()
+		_ = parent.Wait()
+		if err := Remove(cfg); err != nil {
+			t.Errorf("Remove: %v", err)
+		}
+	})
 	var started struct{ PIDs []int }
 	lines := make(chan []byte, 1)
 	go func() {
