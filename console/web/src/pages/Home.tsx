@@ -52,12 +52,18 @@ function Overview() {
         {ts.error && <ErrorBox error={ts.error} />}
         <Chart name="home-traffic" option={option} height={260} />
       </section>
-      <div class="tops">
-        {widgets.map((w) => (
-          <TopList w={w} start="now-24h" />
-        ))}
-      </div>
-      <Detections />
+      {/* The store answers a few queries at a time: the 24 h chart first,
+          then the widgets. */}
+      {(ts.data || ts.error) && (
+        <>
+          <div class="tops">
+            {widgets.map((w) => (
+              <TopList w={w} start="now-24h" />
+            ))}
+          </div>
+          <Detections />
+        </>
+      )}
     </>
   );
 }

@@ -1,0 +1,45 @@
+// Load-time benchmark of the console over the e2e fixture (not a test:
+// timings on a shared machine are noisy). For each page, N loads in a
+// fresh tab with the HTTP cache warm: first contentful paint and the time
+// until its 24 h chart is drawn, median and max.
+//   cd console/web && node ../e2e/bench.mjs [N]
+import { chartOption, launch, startServer } from './harness.mjs';
+
+const n = parseInt(process.argv[2] ?? '7', 10);
+const pages = [
+  { name: 'home', path: '/', chart: 'home-traffic' },
+  { name: 'visualize', path: '/visualize', chart: 'visualize' },
+  { name: 'host', path: '/hosts/web-1', chart: 'host-traffic' },
+];
+
+const server = await startServer();
+const browser = await launch();
+const stat = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return `median ${s[Math.floor(s.length / 2)].toFixed(0)} ms, max ${s[s.length - 1].toFixed(0)} ms`;
+};
+try {
+  for (const pg of pages) {
+    const fcp = [];
+    const drawn = [];
+    for (let i = 0; i <= n; i++) {
+      const p = await browser.context.newPage();
+      await p.addInitScript((t) => localStorage.setItem('hostflow.token', t), server.token);
+      const t0 = Date.now();
+      await p.goto(server.url.replace(/\/$/, '') + pg.path);
+      await chartOption(p, pg.chart);
+      const t1 = Date.now();
+      const paint = await p.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN);
+      if (i > 0) {
+        // The first load fills the HTTP cache; it is not counted.
+        drawn.push(t1 - t0);
+        fcp.push(paint);
+      }
+      await p.close();
+    }
+    console.log(`${pg.name}: first contentful paint ${stat(fcp)}; 24 h chart drawn ${stat(drawn)} (n=${n})`);
+  }
+} finally {
+  await browser.close();
+  await server.stop();
+}
