@@ -9,10 +9,13 @@ import { chartOption, launch, startServer } from './harness.mjs';
 let server;
 let browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
+before(
+  async () => {
+    server = await startServer();
+    browser = await launch();
+  },
+  { timeout: 240_000 },
+);
 
 after(async () => {
   await browser?.close();
@@ -62,14 +65,14 @@ const card = (p, title) =>
 
 const names = (opt) => opt.series.map((s) => s.name).sort();
 
-describe('console', { timeout: 170_000 }, () => {
-  test('the built console is served, not the placeholder', async () => {
+describe('console', () => {
+  test('the built console is served, not the placeholder', { timeout: 90_000 }, async () => {
     const resp = await fetch(server.url);
     const html = await resp.text();
     assert.match(html, /<div id="app">/, 'console/ui/dist is missing: run make ui before the tests');
   });
 
-  test('token prompt: required, checked, stored, sent as Bearer', async () => {
+  test('token prompt: required, checked, stored, sent as Bearer', { timeout: 90_000 }, async () => {
     const p = await page({ token: false });
     await p.goto(url('/'));
     await p.locator('[data-token-prompt]').waitFor();
@@ -85,7 +88,7 @@ describe('console', { timeout: 170_000 }, () => {
     await p.close();
   });
 
-  test('home: status, 24 h traffic by host, top widgets, detections', async () => {
+  test('home: status, 24 h traffic by host, top widgets, detections', { timeout: 90_000 }, async () => {
     const p = await page();
     const t0 = Date.now();
     await p.goto(url('/'));
@@ -111,7 +114,7 @@ describe('console', { timeout: 170_000 }, () => {
     await p.close();
   });
 
-  test('visualize: graph types, URL state round trip, back button, reload', async () => {
+  test('visualize: graph types, URL state round trip, back button, reload', { timeout: 90_000 }, async () => {
     const p = await page();
     await p.goto(url('/visualize'));
     let opt = await chartOption(p, 'visualize');
@@ -169,7 +172,7 @@ describe('console', { timeout: 170_000 }, () => {
     await p.close();
   });
 
-  test('visualize: 100 %, grid, bidirectional and previous period', async () => {
+  test('visualize: 100 %, grid, bidirectional and previous period', { timeout: 90_000 }, async () => {
     const p = await page();
     await p.goto(url('/visualize?graph=percent&dimensions=HostName'));
     let opt = await chartOption(p, 'visualize');
@@ -194,7 +197,7 @@ describe('console', { timeout: 170_000 }, () => {
     await p.close();
   });
 
-  test('visualize: free time input, shift arrows, auto refresh', async () => {
+  test('visualize: free time input, shift arrows, auto refresh', { timeout: 90_000 }, async () => {
     const p = await page();
     await p.goto(url('/visualize?dimensions=HostName'));
     await chartOption(p, 'visualize');
@@ -222,7 +225,7 @@ describe('console', { timeout: 170_000 }, () => {
     await p.close();
   });
 
-  test('filter editor: highlighting, inline errors, completion, Ctrl-Enter', async () => {
+  test('filter editor: highlighting, inline errors, completion, Ctrl-Enter', { timeout: 90_000 }, async () => {
     const p = await page();
     await p.goto(url('/visualize'));
     await chartOption(p, 'visualize');
@@ -259,7 +262,7 @@ describe('console', { timeout: 170_000 }, () => {
     await p.close();
   });
 
-  test('hosts: list with sparklines and health, host page by process / unit / container', async () => {
+  test('hosts: list with sparklines and health, host page by process / unit / container', { timeout: 90_000 }, async () => {
     const p = await page();
     await p.goto(url('/hosts'));
     await p.locator('[data-hosts-table] tbody tr').first().waitFor();
@@ -294,7 +297,7 @@ describe('console', { timeout: 170_000 }, () => {
     await p.close();
   });
 
-  test('flows: search, paging with a fixed end, CSV download', async () => {
+  test('flows: search, paging with a fixed end, CSV download', { timeout: 90_000 }, async () => {
     const p = await page();
     await p.goto(url("/flows?filter=HostName%20%3D%20'db-1'&start=now-24h"));
     await p.locator('[data-flows-table] tbody tr').first().waitFor();
@@ -318,7 +321,7 @@ describe('console', { timeout: 170_000 }, () => {
     await p.close();
   });
 
-  test('docs: the page list and a rendered page', async () => {
+  test('docs: the page list and a rendered page', { timeout: 90_000 }, async () => {
     const p = await page();
     await p.goto(url('/help'));
     await p.click('.help-nav >> text=filter');
@@ -328,7 +331,7 @@ describe('console', { timeout: 170_000 }, () => {
     await p.close();
   });
 
-  test('empty collector: the home and hosts pages tell what to do', async () => {
+  test('empty collector: the home and hosts pages tell what to do', { timeout: 90_000 }, async () => {
     const p = await page();
     await p.goto(url('/', server.emptyUrl));
     assert.match(await text(p, '[data-empty]'), /No flows yet[\s\S]*6343[\s\S]*2055[\s\S]*4739/);
@@ -339,7 +342,7 @@ describe('console', { timeout: 170_000 }, () => {
     await p.close();
   });
 
-  test('keyboard and dark mode', async () => {
+  test('keyboard and dark mode', { timeout: 90_000 }, async () => {
     const p = await page();
     await p.goto(url('/'));
     await p.locator('[data-card="Hosts"]').waitFor();

@@ -72,7 +72,7 @@ export function InterfacesTable({ ifs }: { ifs: Interface[] }) {
               <td class="num">{i.speed ? rate(i.speed) : '?'}</td>
               <td class="num">{rate(i.inBps)}</td>
               <td class="num">{rate(i.outBps)}</td>
-              <td>{i.speed ? <Meter value={u} /> : <span class="muted">speed unknown</span>}</td>
+              <td>{i.speed ? <Meter value={u} label /> : <span class="muted">speed unknown</span>}</td>
               <td class="num">
                 {i.inErrors} / {i.outErrors}
               </td>

@@ -1,6 +1,7 @@
 // Small shared pieces: loading and error states, cards, bars.
 import type { ComponentChildren } from 'preact';
 import { APIError } from '../api';
+import { pct } from '../format';
 
 export function Loading({ what }: { what: string }) {
   return (
@@ -30,11 +31,17 @@ export function Card({ title, value, hint, tone }: { title: string; value: Compo
 }
 
 /** Meter is a horizontal bar of a percentage with warning thresholds. */
-export function Meter({ value, warn = 70, crit = 90 }: { value: number; warn?: number; crit?: number }) {
+export function Meter({ value, warn = 70, crit = 90, label = false }: { value: number; warn?: number; crit?: number; label?: boolean }) {
   const tone = value >= crit ? 'crit' : value >= warn ? 'warn' : 'ok';
-  return (
-    <span class={`meter ${tone}`} title={`${value.toFixed(1)}%`}>
+  const bar = (
+    <span class={`meter ${tone}`} title={pct(value)}>
       <span style={{ width: `${Math.min(100, Math.max(0, value))}%` }} />
+    </span>
+  );
+  if (!label) return bar;
+  return (
+    <span class="meter-label">
+      {bar} {pct(value)}
     </span>
   );
 }

@@ -93,10 +93,10 @@ export function Hosts() {
                       <path d={sparkline(values, 120, 28)} />
                     </svg>
                   </td>
-                  <td>{h.health ? <Meter value={h.health.cpuBusyPct} /> : '–'}</td>
-                  <td>{h.health ? <Meter value={memUsedPct(h.health)} warn={80} crit={95} /> : '–'}</td>
-                  <td>{h.health ? <Meter value={h.health.diskMaxUsedPct} warn={80} crit={90} /> : '–'}</td>
-                  <td>{h.interfaces.length ? <Meter value={maxUtilisation(h.interfaces)} /> : '–'}</td>
+                  <td>{h.health ? <Meter value={h.health.cpuBusyPct} label /> : '–'}</td>
+                  <td>{h.health ? <Meter value={memUsedPct(h.health)} warn={80} crit={95} label /> : '–'}</td>
+                  <td>{h.health ? <Meter value={h.health.diskMaxUsedPct} warn={80} crit={90} label /> : '–'}</td>
+                  <td>{h.interfaces.length ? <Meter value={maxUtilisation(h.interfaces)} label /> : '–'}</td>
                   <td class="num">{h.health ? pct(h.health.tcpRetransPct) : '–'}</td>
                   <td>{h.topProcesses[0]?.label ?? '–'}</td>
                   <td class="muted">{h.health ? ago(h.health.time) : '–'}</td>
