@@ -35,9 +35,14 @@ e2e: ui
 screenshots: ui
 	cd console/web && npm run screenshots
 
-# Set up, build and run standalone with the embedded store and the console.
-demo: deps-run build
-	./bin/hostflow standalone --demo-traffic
+# Set up, build (console included) and run standalone with the embedded
+# store under var/demo and real demo traffic in a network namespace (root).
+# Ctrl-C stops it and removes the namespace; the data stays for next time.
+demo:
+	@test "$$(id -u)" = 0 || { echo "make demo needs root (network namespace, packet sampling): sudo make demo" >&2; exit 1; }
+	$(MAKE) deps-run build
+	mkdir -p var/demo
+	./bin/hostflow standalone --demo-traffic --data ./var/demo
 
 # Set up every test dependency, then lint, unit + integration tests, short fuzzing,
 # console browser tests.

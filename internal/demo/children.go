@@ -53,8 +53,8 @@ func (k *child) waitReady(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
-// PID of the role's current process (0 when none runs).
-func (k *child) PID() int {
+// currentPID is the pid of the role's process (0 when none runs).
+func (k *child) currentPID() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.pid
@@ -97,17 +97,21 @@ func (d *Demo) keepRunning(ctx context.Context, k *child) {
 		if ctx.Err() != nil {
 			return
 		}
+		reason := exitReason(err)
+		if err == nil {
+			err = errors.New("exited with status 0")
+		}
 		k.mu.Lock()
 		if k.fatal != "" {
 			err = fmt.Errorf("%w: %s", err, k.fatal)
 		}
 		k.mu.Unlock()
 		k.markReady(fmt.Errorf("exited: %w", err))
-		d.exits.WithLabelValues(k.role, exitReason(err)).Inc()
+		d.exits.WithLabelValues(k.role, reason).Inc()
 		if time.Since(started) > time.Minute {
 			backoff = restartBackoff
 		}
-		d.r.Limited("exit-"+k.role, "demo role ended; restarting it", "role", k.role, "error", err, "after", backoff)
+		d.r.Limited("exit-"+k.role, "demo role ended; restarting it", "role", k.role, "error", err, "after", backoff.String())
 		if sleep(ctx, backoff) != nil {
 			return
 		}
@@ -121,7 +125,9 @@ func (d *Demo) run(ctx context.Context, k *child) error {
 	cmd := exec.CommandContext(ctx, k.path, k.args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 3 * time.Second
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Its own process group: Ctrl-C in a terminal signals hostflow, which
+	// stops the roles in order, and not the roles all at once.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	cmd.Dir = "/"
 	cmd.Stdout = &lineWriter{line: func(b []byte) { d.handle(k, b) }}
 	cmd.Stderr = &lineWriter{line: func(b []byte) {
@@ -143,10 +149,14 @@ func (d *Demo) run(ctx context.Context, k *child) error {
 	return err
 }
 
-// exitReason labels why a role's process ended.
+// exitReason labels why a role's process ended: exit (any status),
+// signal, or start (it could not be started).
 func exitReason(err error) string {
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
+	switch {
+	case err == nil:
+		return "exit"
+	case !errors.As(err, &ee):
 		return "start"
 	}
 	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {

@@ -221,9 +221,6 @@ func (d *Demo) Stop() error {
 	return errors.Join(errs...)
 }
 
-// Interface is the host end of the demo veth.
-func (d *Demo) Interface() string { return d.cfg.Interface }
-
 // Remove deletes what a demo with cfg's names left behind when it was
 // killed (SIGKILL gives it no chance to clean up): the namespace, the link
 // and the role directory. Starting a demo with the same names does it

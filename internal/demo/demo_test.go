@@ -128,7 +128,7 @@ func processExists(pid int) bool {
 func rolePIDs(d *Demo) map[string]int {
 	out := map[string]int{}
 	for _, k := range d.kids {
-		out[k.role] = k.PID()
+		out[k.role] = k.currentPID()
 	}
 	return out
 }
@@ -183,6 +183,10 @@ func TestDemo(t *testing.T) {
 		if err != nil || filepath.Base(exe) != role {
 			t.Errorf("%s: process %d runs %q (%v), want an executable named %s", role, pid, exe, err, role)
 		}
+		// Their own process group, out of reach of a terminal's Ctrl-C.
+		if pgid, err := unix.Getpgid(pid); err != nil || pgid != pid {
+			t.Errorf("%s: process group %d (%v), want its own (%d)", role, pgid, err, pid)
+		}
 		wantNs := hostNs
 		if role == RoleInternet {
 			wantNs = demoNs
@@ -202,6 +206,24 @@ func TestDemo(t *testing.T) {
 		if n := testutil.ToFloat64(d.requests.WithLabelValues(role)); n == 0 {
 			t.Errorf("%s: no exchange reported", role)
 		}
+	}
+
+	// A role that dies is started again, and counted.
+	old := pids[RoleResolver]
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if pid := rolePIDs(d)[RoleResolver]; pid != 0 && pid != old {
+			pids[RoleResolver+" again"] = pid
+			break
+		}
+	}
+	if _, ok := pids[RoleResolver+" again"]; !ok {
+		t.Errorf("resolver not restarted within 10 s after SIGKILL")
+	}
+	if n := testutil.ToFloat64(d.exits.WithLabelValues(RoleResolver, "signal")); n != 1 {
+		t.Errorf("resolver exits by signal = %v, want 1", n)
 	}
 
 	second := newTestDemo(t, cfg)
@@ -224,8 +246,8 @@ func TestDemo(t *testing.T) {
 	if n := testutil.CollectAndCount(d.failures); n != 0 {
 		t.Errorf("%d error series, want none", n)
 	}
-	if n := testutil.CollectAndCount(d.exits); n != 0 {
-		t.Errorf("%d role exit series, want none", n)
+	if n := testutil.CollectAndCount(d.exits); n != 1 {
+		t.Errorf("%d role exit series, want only the resolver's", n)
 	}
 	var list []int
 	for _, pid := range pids {
