@@ -23,7 +23,8 @@ UI_SRC := $(shell find console/web/src console/web/index.html console/web/packag
 ui: console/ui/dist/index.html
 
 console/ui/dist/index.html: $(UI_SRC)
-	@test -d console/web/node_modules || (cd console/web && npm ci --no-audit --no-fund --loglevel=error)
+	@[ -d console/web/node_modules ] && [ ! console/web/package-lock.json -nt console/web/node_modules ] || \
+	  (cd console/web && npm ci --no-audit --no-fund --loglevel=error)
 	cd console/web && npm run build
 
 # Console unit tests (vitest) and browser tests (Chromium over a fixture
