@@ -1,6 +1,6 @@
 // Highlighting of the filter language (docs/filter.md) with a stream
 // parser: lenient by design, the server's /filter/validate is the judge.
-import { HighlightStyle, StreamLanguage, syntaxHighlighting } from '@codemirror/language';
+import { HighlightStyle, StreamLanguage, syntaxHighlighting, type StreamParser } from '@codemirror/language';
 import { tags } from '@lezer/highlight';
 
 const keywords = new Set(['and', 'or', 'not', 'in', 'notin', 'like', 'ilike', 'unlike', 'iunlike']);
@@ -9,8 +9,9 @@ interface State {
   comment: boolean;
 }
 
-export function filterLanguage(columns: Set<string>) {
-  return StreamLanguage.define<State>({
+/** filterParser tokenizes filters; columns are lower-case column names. */
+export function filterParser(columns: Set<string>): StreamParser<State> {
+  return {
     name: 'hostflow-filter',
     startState: () => ({ comment: false }),
     token(stream, state) {
@@ -41,7 +42,7 @@ export function filterLanguage(columns: Set<string>) {
         }
         return 'string';
       }
-      if (stream.match(/^(!<<|<<|!=|<=|>=|=|<|>)/)) return 'operator';
+      if (stream.match(/^(!<<|<<|!=|<=|>=|=|<|>|\|\||&&|!)/)) return 'operator';
       if (stream.match(/^[(),]/)) return 'punctuation';
       // Addresses, subnets, numbers, ASNs, communities.
       if (stream.match(/^[0-9a-fA-F:.]*[0-9:][0-9a-fA-F:.]*(\/\d+)?/)) return 'number';
@@ -56,7 +57,11 @@ export function filterLanguage(columns: Set<string>) {
       return 'invalid';
     },
     languageData: { commentTokens: { line: '--', block: { open: '/*', close: '*/' } } },
-  });
+  };
+}
+
+export function filterLanguage(columns: Set<string>) {
+  return StreamLanguage.define(filterParser(columns));
 }
 
 export const filterHighlight = syntaxHighlighting(
