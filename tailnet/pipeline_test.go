@@ -32,35 +32,14 @@ import (
 	"github.com/hostflow/hostflow/store/chdb"
 )
 
-// collectorStack is the real collector path behind a tailnet node: inlet
-// (reading the node's UDP listeners on 100.x and fd7a:), sFlow/NetFlow
-// decoders, the enricher with the tailnet provider, the embedded store and
-// the console served on the tailnet only.
+// collectorStack is the real collector path behind a tailnet node, wired
+// as the collector role does: inlet (reading the node's UDP listeners on
+// 100.x and fd7a:), sFlow/NetFlow decoders, the enricher with the tailnet
+// provider first in its chain, the embedded store and the console served
+// on the tailnet only.
 type collectorStack struct {
 	node  *Node
 	names *tailmeta.Provider
-}
-
-// namer puts the tailnet provider ahead of the enricher's provider chain
-// until enrich.Dependencies accepts extra providers (the enricher keeps
-// names already set): the flows get the WhoIs name of their exporter.
-type namer struct {
-	p  *tailmeta.Provider
-	en *enrich.Enricher
-}
-
-func (n namer) ObserveCounters(i []flow.InterfaceCounters, h []flow.HostCounters) {
-	n.en.ObserveCounters(i, h)
-}
-
-func (n namer) Enrich(recs []flow.Record) {
-	for i := range recs {
-		var e metadata.Exporter
-		if n.p.FillExporter(metadata.MakeKey(recs[i].ExporterAddress, recs[i].SubAgentID), &e) {
-			recs[i].ExporterName = e.Name
-		}
-	}
-	n.en.Enrich(recs)
 }
 
 func startCollector(t *testing.T, controlURL string) *collectorStack {
@@ -81,14 +60,19 @@ func startCollector(t *testing.T, controlURL string) *collectorStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	en, err := enrich.New(enrich.DefaultConfig(), enrich.Dependencies{Reporter: r})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prov, err := tailmeta.New(tailmeta.DefaultConfig(), r.Sub("enrich"), func(ctx context.Context, a netip.Addr) (string, error) {
-		p, err := node.WhoIs(ctx, a)
-		return p.Name, err
-	}, func(metadata.Change) {})
+	// The tailnet provider first: the node name is vouched for by control.
+	ecfg := enrich.DefaultConfig()
+	ecfg.Providers = []string{enrich.ProviderTailnet, enrich.ProviderInBand, enrich.ProviderStatic}
+	var names *tailmeta.Provider
+	en, err := enrich.New(ecfg, enrich.Dependencies{Reporter: r, Providers: map[string]enrich.ProviderFactory{
+		enrich.ProviderTailnet: func(notify metadata.Notify) (metadata.Provider, error) {
+			var err error
+			names, err = tailmeta.New(tailmeta.DefaultConfig(), r.Sub("enrich"), func(ctx context.Context, a netip.Addr) (string, error) {
+				p, err := node.WhoIs(ctx, a)
+				return p.Name, err
+			}, notify)
+			return names, err
+		}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +86,7 @@ func startCollector(t *testing.T, controlURL string) *collectorStack {
 			d, _ := decoder.NewNetFlow(decoder.DefaultNetFlowConfig(), r)
 			return d
 		},
-		Enricher:    namer{prov, en},
+		Enricher:    en,
 		NewAppender: func() collector.Appender { return st.NewAppender() },
 	})
 	in, err := inlet.New(inlet.Config{MaxExporterLabels: 10}, inlet.Dependencies{Reporter: r,
@@ -123,12 +107,12 @@ func startCollector(t *testing.T, controlURL string) *collectorStack {
 	}
 	g := daemon.NewGroup(r.Logger())
 	if err := g.Start(t.Context(), daemon.Named{Name: "store", Component: st}, daemon.Named{Name: "enrich", Component: en},
-		daemon.Named{Name: "tailnet-names", Component: prov}, daemon.Named{Name: "pipeline", Component: pipe},
+		daemon.Named{Name: "pipeline", Component: pipe},
 		daemon.Named{Name: "inlet", Component: in}, daemon.Named{Name: "console", Component: con}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.Stop() })
-	return &collectorStack{node: node, names: prov}
+	return &collectorStack{node: node, names: names}
 }
 
 // udpHeader is the sampled IPv4/UDP header of a flow to dport.
