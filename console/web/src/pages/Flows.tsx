@@ -36,7 +36,7 @@ export function Flows() {
     setDownloading('Preparing CSV…');
     try {
       // A plain link would not carry the token header: fetch, then save.
-      const resp = await request('flows', { filter, start, end: page.data?.end ?? end, format: 'csv', limit: 100000 });
+      const resp = await request('flows', { filter, start, end: page.data?.end ?? end, format: 'csv' });
       const blob = await resp.blob();
       const a = document.createElement('a');
       a.href = URL.createObjectURL(blob);
