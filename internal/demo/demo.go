@@ -174,12 +174,12 @@ func (d *Demo) Start(ctx context.Context) error {
 		if role == RoleInternet {
 			k.netns = d.net.path()
 		}
-		d.kids = append(d.kids, k)
 		// Not under ctx: Stop ends the roles, clients before servers, so
 		// that no client sees its server vanish.
 		var kctx context.Context
 		kctx, k.cancel = context.WithCancel(context.Background())
 		k.done = make(chan struct{})
+		d.kids = append(d.kids, k)
 		go d.supervise(kctx, k)
 		if role == RoleWebapp || role == RoleInternet { // servers: wait before starting their clients
 			if err := k.waitReady(ctx, readyTimeout); err != nil {

@@ -526,29 +526,11 @@ func (p *peer) sink(c net.PacketConn) {
 }
 
 func listenTCP(addrs []netip.AddrPort) ([]net.Listener, error) {
-	var out []net.Listener
-	for _, a := range addrs {
-		l, err := net.Listen("tcp", a.String())
-		if err != nil {
-			closeAll(out)
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, nil
+	return openAll(addrs, func(a string) (net.Listener, error) { return net.Listen("tcp", a) })
 }
 
 func listenUDP(addrs []netip.AddrPort) ([]net.PacketConn, error) {
-	var out []net.PacketConn
-	for _, a := range addrs {
-		c, err := net.ListenPacket("udp", a.String())
-		if err != nil {
-			closeAll(out)
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, nil
+	return openAll(addrs, func(a string) (net.PacketConn, error) { return net.ListenPacket("udp", a) })
 }
 
 // dialUDP opens a connected UDP socket to each address (connected, so
@@ -557,9 +539,15 @@ func dialUDP(addrs []netip.AddrPort) ([]net.Conn, error) {
 	if len(addrs) == 0 {
 		return nil, errors.New("no UDP server in the plan")
 	}
-	var out []net.Conn
+	return openAll(addrs, func(a string) (net.Conn, error) { return net.Dial("udp", a) })
+}
+
+// openAll opens a socket for each address, or none (closing those already
+// open) when one fails.
+func openAll[T io.Closer](addrs []netip.AddrPort, open func(addr string) (T, error)) ([]T, error) {
+	var out []T
 	for _, a := range addrs {
-		c, err := net.Dial("udp", a.String())
+		c, err := open(a.String())
 		if err != nil {
 			closeAll(out)
 			return nil, err
