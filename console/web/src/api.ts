@@ -178,9 +178,6 @@ export interface Host {
   health?: Health;
   interfaces: Interface[];
 }
-export interface Detection {
-  [key: string]: unknown;
-}
 export interface FilterValidation {
   valid: boolean;
   normalized?: string;

@@ -3,6 +3,8 @@
 // earlier states through popstate.
 import { signal } from '@preact/signals';
 
+export { href } from './href';
+
 export interface Route {
   path: string;
   params: URLSearchParams;
@@ -17,14 +19,6 @@ export const route = signal<Route>(current());
 addEventListener('popstate', () => {
   route.value = current();
 });
-
-/** href builds a link from a path and parameters (empty values dropped). */
-export function href(path: string, params?: Record<string, string | undefined>): string {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params ?? {})) if (v) q.set(k, v);
-  const s = q.toString();
-  return s ? `${path}?${s}` : path;
-}
 
 /**
  * navigate changes the location: a new history entry by default, or in
