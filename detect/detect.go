@@ -287,10 +287,13 @@ func (d *Detector) record(ctx context.Context, ru rule, found []finding, now tim
 		found = found[:d.cfg.MaxFindings]
 	}
 	coolDown := time.Duration(d.cfg.CoolDown)
+	dets := make([]*Detection, 0, len(found))
+	events := make([]string, 0, len(found))
+	versions := make([]uint64, 0, len(found))
+	d.mu.Lock()
 	for i := range found {
 		f := &found[i]
 		key := name + "|" + f.subject.String()
-		d.mu.Lock()
 		det, ok := d.open[key]
 		event := "updated"
 		if !ok || now.Sub(det.LastSeen) >= coolDown {
@@ -309,15 +312,19 @@ func (d *Detector) record(ctx context.Context, ru rule, found []finding, now tim
 			}
 		}
 		d.open[key] = det
-		d.mu.Unlock()
+		dets, events = append(dets, det), append(events, event)
 		// The version orders the rows of one detection; nanoseconds keep
 		// two updates within a second apart.
-		if err := d.save(ctx, det, uint64(now.UnixNano())+det.Count); err != nil {
-			d.m.dropped.WithLabelValues(name, "store").Inc()
-			d.r.Limited("save", "cannot save detection", "rule", name, "error", err)
-		}
-		d.m.detections.WithLabelValues(name, event).Inc()
-		d.notify(event, det)
+		versions = append(versions, uint64(now.UnixNano())+det.Count)
+	}
+	d.mu.Unlock()
+	if err := d.save(ctx, dets, versions); err != nil {
+		d.m.dropped.WithLabelValues(name, "store").Add(float64(len(dets)))
+		d.r.Limited("save", "cannot save detections", "rule", name, "error", err)
+	}
+	for i, det := range dets {
+		d.m.detections.WithLabelValues(name, events[i]).Inc()
+		d.notify(events[i], det)
 	}
 }
 

@@ -20,8 +20,9 @@ import (
 // when it was first and last seen. Each evaluation adds the flows that
 // arrived since the previous one (at start: since the newest row, or the
 // whole baseline), then looks up the items of the window: those first seen
-// within it are new. Rows with kind "" record when the subject itself was
-// first seen, so a subject seen for less than min-history is not judged.
+// within it are new. Rows with kind "" (rule "<rule>:subject") record when
+// the subject itself was first seen, so a subject seen for less than
+// min-history is not judged.
 type novelty struct {
 	rule    string
 	cfg     NoveltyConfig
@@ -37,17 +38,27 @@ type novelty struct {
 	updated time.Time
 }
 
-// seenChunk bounds the flows one summary query reads while catching up.
-const seenChunk = 6 * time.Hour
+// subjectRule is the Rule value of the rows recording when subjects were
+// first seen: apart from the items' rows (a different key prefix), so that
+// looking the subjects up reads only theirs.
+func (n *novelty) subjectRule() string { return n.rule + ":subject" }
 
-// update summarises the flows from the last update to ev.end.
-func (n *novelty) update(ctx context.Context, ev *evaluation) error {
+// seenChunk bounds the flows one summary query reads while catching up.
+const seenChunk = time.Hour
+
+// update summarises the flows from the last update to ev.end. Catching up
+// (at start: the whole baseline) may take longer than one evaluation may:
+// it stops when half the evaluation's time is spent and reports false, to
+// go on at the next evaluation.
+func (n *novelty) update(ctx context.Context, ev *evaluation) (bool, error) {
+	started := time.Now()
+	budget := time.Duration(ev.d.cfg.QueryTimeout) / 2
 	from := n.updated
 	if from.IsZero() {
 		p := filter.NewParams("")
 		res, err := ev.query(ctx, "SELECT toDateTime(max(LastSeen)) FROM "+ev.d.table(TableSeen)+" WHERE Rule = "+p.Bind("String", n.rule), p)
 		if err != nil {
-			return err
+			return false, err
 		}
 		from = ev.end.Add(-time.Duration(n.cfg.Baseline))
 		if len(res.Rows) == 1 {
@@ -60,17 +71,23 @@ func (n *novelty) update(ctx context.Context, ev *evaluation) error {
 		}
 	}
 	for from.Before(ev.end) {
+		if time.Since(started) > budget {
+			ev.d.r.Limited("catchup_"+n.rule, "summarising past flows: the rule reports nothing until done",
+				"rule", n.rule, "done_until", from, "until", ev.end)
+			return false, nil
+		}
 		to := minTime(ev.end, from.Add(seenChunk))
 		p := filter.NewParams("")
 		sql := "INSERT INTO " + ev.d.table(TableSeen) + " (Rule, Host, Process, Kind, Key, FirstSeen, LastSeen)\n" +
-			"SELECT " + p.Bind("String", n.rule) + ", Host, Process, Kind, Key, FirstSeen, LastSeen FROM (\n" +
+			"SELECT if(Kind = '', " + p.Bind("String", n.subjectRule()) + ", " + p.Bind("String", n.rule) + "), " +
+			"Host, Process, Kind, Key, FirstSeen, LastSeen FROM (\n" +
 			n.items(ev, p, from, to) + "\nUNION ALL\n" + n.presence(ev, p, from, to) + ")"
 		if _, err := ev.query(ctx, sql, p); err != nil {
-			return err
+			return false, err
 		}
 		from, n.updated = to, to
 	}
-	return nil
+	return true, nil
 }
 
 // novel is one new item of one subject.
@@ -100,7 +117,7 @@ SELECT i.Host, i.Process, i.Kind, i.Key, i.first, s.since FROM (
   HAVING first >= ` + at(p, start) + `
 ) AS i INNER JOIN (
   SELECT Host, Process, toDateTime(min(FirstSeen)) AS since FROM ` + seen + `
-  WHERE Rule = ` + rule + ` AND Kind = '' AND LastSeen >= ` + base + subject + `
+  WHERE Rule = ` + p.Bind("String", n.subjectRule()) + ` AND LastSeen >= ` + base + subject + `
   GROUP BY Host, Process
 ) AS s ON i.Host = s.Host AND i.Process = s.Process
 WHERE s.since <= ` + at(p, start.Add(-time.Duration(n.cfg.MinHistory))) + `
@@ -114,7 +131,7 @@ const maxNovel = 10000
 // find updates the summary and returns the new items of the window,
 // grouped by subject (host, process) in order.
 func (n *novelty) find(ctx context.Context, ev *evaluation) ([][]novel, error) {
-	if err := n.update(ctx, ev); err != nil {
+	if done, err := n.update(ctx, ev); err != nil || !done {
 		return nil, err
 	}
 	p := filter.NewParams("")

@@ -15,14 +15,19 @@ import (
 // (TCPRetrans, the socket's retransmit count), when the store has it.
 type retrans struct {
 	cfg RetransConfig
-	// sockets is true when flows carry TCPRetrans.
+	// sockets is true when flows carry TCPRetrans (and the columns naming
+	// the socket).
 	sockets bool
 }
 
 func newRetrans(d *Detector, cfg RetransConfig) *retrans {
-	r := &retrans{cfg: cfg}
+	enabled := map[string]bool{}
 	for _, c := range d.sc.FlowColumns() {
-		r.sockets = r.sockets || c.Name == "TCPRetrans"
+		enabled[c.Name] = true
+	}
+	r := &retrans{cfg: cfg, sockets: true}
+	for _, c := range []string{"TCPRetrans", "HostName", "ProcessName", "FlowDirection", "SrcAddr", "DstAddr", "SrcPort", "DstPort"} {
+		r.sockets = r.sockets && enabled[c]
 	}
 	return r
 }

@@ -115,43 +115,59 @@ func jsonText(v any) string {
 	return string(b)
 }
 
-// save writes the current version of det. The values are bound
-// parameters of an INSERT … SELECT, never SQL text.
-func (d *Detector) save(ctx context.Context, det *Detection, version uint64) error {
-	p := filter.NewParams("v")
-	e := &det.Evidence
-	vals := []string{
-		p.Bind("String", det.ID),
-		p.Bind("UInt64", strconv.FormatUint(version, 10)),
-		p.Bind("String", det.Rule),
-		p.Bind("String", det.Severity),
-		p.Bind("String", det.Subject.String()),
-		p.Bind("String", jsonText(det.Subject)),
-		p.Bind("String", det.Summary),
-		at(p, det.FirstSeen),
-		at(p, det.LastSeen),
-		p.Bind("UInt64", strconv.FormatUint(det.Count, 10)),
-		p.Bind("String", jsonText(det.Values)),
-		p.Bind("String", jsonText(det.Thresholds)),
-		p.Bind("String", jsonText(det.Keys)),
-		p.Bind("String", jsonText(det.Details)),
-		p.Bind("String", e.Filter),
-		at(p, e.Start),
-		at(p, e.End),
-		p.Bind("String", e.Table),
-		p.Bind("String", e.SQL),
-		p.Bind("String", jsonText(e.Params)),
-	}
+// saveBatch is the most detections one INSERT carries.
+const saveBatch = 200
+
+// detectionRow is a Detection as a JSONEachRow row of the detections
+// table (field names are the column names).
+type detectionRow struct {
+	ID                           string
+	Version                      uint64
+	Rule, Severity               string
+	SubjectKey, Subject, Summary string
+	FirstSeen, LastSeen          int64
+	Count                        uint64
+	Observed, Thresholds         string
+	Keys, Details                string
+	Filter                       string
+	RangeStart, RangeEnd         int64
+	EvidenceTable, EvidenceSQL   string
+	EvidenceParams               string
+}
+
+// save writes the current version of each detection; versions[i] orders
+// the rows of dets[i]. The rows travel as one bound parameter in
+// JSONEachRow, read by the format() table function: values are never SQL
+// text, and one statement carries many rows.
+func (d *Detector) save(ctx context.Context, dets []*Detection, versions []uint64) error {
 	names := make([]string, len(detectionColumns))
+	structure := make([]string, len(detectionColumns))
 	for i, c := range detectionColumns {
-		names[i] = c.Name
+		names[i], structure[i] = c.Name, c.Name+" "+c.Type
 	}
-	// Query rather than Exec: the store's Exec takes no parameters; an
-	// INSERT returns an empty result.
-	_, err := d.st.Query(ctx, "INSERT INTO "+d.table(TableDetections)+" ("+strings.Join(names, ", ")+") SELECT "+
-		strings.Join(vals, ", "), p.Values())
-	if err != nil {
-		return fmt.Errorf("detect: save detection: %w", err)
+	sql := "INSERT INTO " + d.table(TableDetections) + " (" + strings.Join(names, ", ") + ")\nSELECT " +
+		strings.Join(names, ", ") + " FROM format(JSONEachRow, '" + strings.Join(structure, ", ") + "', {rows:String})"
+	for len(dets) > 0 {
+		n := min(len(dets), saveBatch)
+		var rows strings.Builder
+		enc := json.NewEncoder(&rows)
+		for i, det := range dets[:n] {
+			e := &det.Evidence
+			if err := enc.Encode(detectionRow{ID: det.ID, Version: versions[i], Rule: det.Rule, Severity: det.Severity,
+				SubjectKey: det.Subject.String(), Subject: jsonText(det.Subject), Summary: det.Summary,
+				FirstSeen: det.FirstSeen.Unix(), LastSeen: det.LastSeen.Unix(), Count: det.Count,
+				Observed: jsonText(det.Values), Thresholds: jsonText(det.Thresholds), Keys: jsonText(det.Keys),
+				Details: jsonText(det.Details), Filter: e.Filter, RangeStart: e.Start.Unix(), RangeEnd: e.End.Unix(),
+				EvidenceTable: e.Table, EvidenceSQL: e.SQL, EvidenceParams: jsonText(e.Params)}); err != nil {
+				return fmt.Errorf("detect: save detections: %w", err)
+			}
+		}
+		// Query rather than Exec: the store's Exec takes no parameters; an
+		// INSERT returns an empty result.
+		if _, err := d.st.Query(ctx, sql, map[string]string{"rows": rows.String()}); err != nil {
+			return fmt.Errorf("detect: save detections: %w", err)
+		}
+		dets, versions = dets[n:], versions[n:]
 	}
 	return nil
 }
