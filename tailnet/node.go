@@ -199,14 +199,12 @@ func (n *Node) monitor(ctx context.Context) {
 		case <-t.C:
 		}
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		st, err := n.lc.StatusWithoutPeers(sctx)
+		st, err := n.lc.Status(sctx)
 		if err == nil {
 			online := 0
-			if full, ferr := n.lc.Status(sctx); ferr == nil {
-				for _, p := range full.Peer {
-					if p.Online {
-						online++
-					}
+			for _, p := range st.Peer {
+				if p.Online {
+					online++
 				}
 			}
 			n.peers.Set(float64(online))
