@@ -454,7 +454,11 @@ func (p *peer) serveBackup(l net.Listener) {
 			defer func() { <-slots }()
 			defer conn.Close()
 			n, err := receiveBackup(conn)
-			if err != nil {
+			switch {
+			case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+				// The sender stopped (and counts why, if it was an error).
+				return
+			case err != nil:
 				p.fail(reason(err), err)
 				return
 			}
