@@ -92,7 +92,7 @@ describe('console', { skip: noBrowser }, () => {
     await p.close();
   });
 
-  test('home: status, 24 h traffic by host, top widgets, detections', { timeout: 90_000 }, async () => {
+  test('home: status, 24 h traffic by host, top widgets, detections and their evidence', { timeout: 90_000 }, async () => {
     const p = await page();
     const t0 = Date.now();
     await p.goto(url('/'));
@@ -108,7 +108,23 @@ describe('console', { skip: noBrowser }, () => {
     assert.match(await text(p, '[data-top="DstAS"] li'), /AS15169/);
     assert.match(await text(p, '[data-top="DstCountry"] li'), /US[\s\S]*DE/);
     assert.match(await text(p, '[data-top="Proto"] li'), /tcp[\s\S]*udp[\s\S]*icmp/);
-    assert.match(await text(p, '[data-detections]'), /not enabled/);
+    // The real detector found the fixture's port scan (it may still have
+    // been evaluating when the page loaded: reload until it shows).
+    await until(async () => {
+      if ((await p.locator('[data-detections] td', { hasText: 'port-scan' }).count()) > 0) return true;
+      await p.reload();
+      await p.locator('[data-detections] h3').waitFor();
+      await p.locator('[data-detections] p, [data-detections] table').first().waitFor();
+      return false;
+    }, 'port-scan detection on the home page', 60_000);
+    assert.match(await text(p, '[data-detections] tbody tr'), /port-scan\s*address=10\.0\.2\.2\s*10\.0\.2\.2 sent TCP connection attempts to 20000 ports/);
+    await p.click('[data-detections] a:has-text("flows")');
+    await p.waitForURL(/\/flows\?/);
+    assert.match(new URL(p.url()).searchParams.get('filter'), /^SrcAddr = 10\.0\.2\.2 AND Proto = tcp/);
+    await p.locator('[data-flows-table] tbody tr').first().waitFor();
+    assert.equal(await p.locator('[data-flows-table] tbody tr').count(), 20, 'the 20 probes of the scan');
+    assert.match(await text(p, '[data-flows-table] tbody tr:first-child'), /cache-1[\s\S]*nmap[\s\S]*203\.0\.113\.99/);
+    await p.goBack();
     // A widget row leads to Visualize with its filter.
     await p.click('[data-top="ProcessName"] li >> text=postgres');
     await p.waitForURL(/\/visualize\?/);

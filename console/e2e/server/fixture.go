@@ -188,7 +188,33 @@ func newFixture(now time.Time) *fixture {
 			})
 		}
 	}
+	fx.flows = append(fx.flows, portScan(now)...)
 	return fx
+}
+
+// scanner probes 20 ports of one outside address from cache-1, 2.5 minutes
+// before now: inside the detector's first evaluation window (5 minutes
+// ending at the last whole minute 15 s before it starts), so the real
+// port-scan rule reports it.
+var scanner = struct {
+	host    string
+	addr    netip.Addr
+	process string
+	target  netip.Addr
+}{"cache-1", netip.MustParseAddr("10.0.2.2"), "nmap", netip.MustParseAddr("203.0.113.99")}
+
+func portScan(now time.Time) []flow.Record {
+	var out []flow.Record
+	for i := 0; i < 20; i++ {
+		out = append(out, flow.Record{
+			TimeReceived: uint32(now.Add(-150*time.Second + time.Duration(i)*time.Second).Unix()), SamplingRate: samplingRate,
+			ExporterAddress: scanner.addr, ExporterName: scanner.host, HostName: scanner.host, ProcessName: scanner.process,
+			ProcessUser: "root", SrcAddr: scanner.addr, DstAddr: scanner.target, SrcPort: 61000, DstPort: uint16(20 + i*7),
+			Proto: 6, TCPFlags: 2, EType: 0x0800, Bytes: 60, Packets: 1, FlowDirection: flow.DirectionEgress,
+			InIf: flow.IfIndexInternal, OutIf: 2, OutIfName: "eth0", InIfName: "eth0",
+		})
+	}
+	return out
 }
 
 func boundary(p peer) uint8 {

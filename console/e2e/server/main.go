@@ -2,7 +2,8 @@
 // it starts a real embedded store (chDB) in a temporary directory, fills one
 // database with a deterministic fixture covering the last 24 hours (see
 // fixture.go), leaves a second one empty, and serves the real console package
-// over both on free loopback ports.
+// over both on free loopback ports; the detector (package detect) runs over
+// the fixture.
 //
 //	go run ./console/e2e/server [-token hf_...] [-anonymous none|read] [-stdin-exit]
 //
@@ -29,6 +30,7 @@ import (
 	"time"
 
 	"github.com/hostflow/hostflow/console"
+	"github.com/hostflow/hostflow/detect"
 	"github.com/hostflow/hostflow/flow"
 	"github.com/hostflow/hostflow/internal/daemon"
 	"github.com/hostflow/hostflow/query"
@@ -94,10 +96,24 @@ func run() error {
 		if err != nil {
 			return err
 		}
+		deps := console.Dependencies{Reporter: r, Flow: schema, Store: st.Schema(), Builder: b, Querier: st}
+		if db.fill {
+			// The real detector over the fixture (the empty console has
+			// none, to show the "not enabled" state).
+			det, err := detect.New(detect.DefaultConfig(), detect.Dependencies{Reporter: r, Store: st, Flow: schema})
+			if err != nil {
+				return err
+			}
+			if err := det.Start(ctx); err != nil {
+				return fmt.Errorf("detector: %w", err)
+			}
+			defer det.Stop()
+			deps.Detections = det
+		}
 		cfg := console.DefaultConfig()
 		cfg.Listen = "127.0.0.1:0"
 		cfg.Auth = auth
-		c, err := console.New(cfg, console.Dependencies{Reporter: r, Flow: schema, Store: st.Schema(), Builder: b, Querier: st})
+		c, err := console.New(cfg, deps)
 		if err != nil {
 			return err
 		}
