@@ -215,7 +215,7 @@ func (d *Demo) Stop() error {
 		d.dir = ""
 	}
 	if d.lock != nil {
-		errs = append(errs, d.lock.Close())
+		errs = append(errs, unlockRemove(d.lock))
 		d.lock = nil
 	}
 	return errors.Join(errs...)
@@ -230,9 +230,8 @@ func Remove(cfg Config) error {
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
 	n := &network{ns: cfg.Namespace, iface: cfg.Interface}
-	return errors.Join(n.remove(), os.RemoveAll(roleDir(cfg)))
+	return errors.Join(n.remove(), os.RemoveAll(roleDir(cfg)), unlockRemove(lock))
 }
 
 // roleDir holds the hard links named after the roles: one directory per
@@ -290,23 +289,38 @@ func lockFile(name string, wait time.Duration) (*os.File, error) {
 	if err := os.MkdirAll(lockDir, 0o700); err != nil {
 		return nil, fmt.Errorf("demo lock: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(lockDir, name), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("demo lock: %w", err)
-	}
+	path := filepath.Join(lockDir, name)
 	deadline := time.Now().Add(wait)
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return f, nil
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("demo lock: %w", err)
 		}
-		if !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline) {
-			f.Close()
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			// The holder before us may have removed the file between our
+			// open and our lock (unlockRemove): then we hold a lock nobody
+			// else will see, so try again on the file now at path.
+			var st, fst unix.Stat_t
+			if unix.Stat(path, &st) == nil && unix.Fstat(int(f.Fd()), &fst) == nil && st.Ino == fst.Ino {
+				return f, nil
+			}
+		}
+		f.Close()
+		if err != nil && (!errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline)) {
 			if errors.Is(err, unix.EWOULDBLOCK) {
 				err = errLocked
 			}
-			return nil, fmt.Errorf("demo lock %s: %w", f.Name(), err)
+			return nil, fmt.Errorf("demo lock %s: %w", path, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		if err != nil {
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
+}
+
+// unlockRemove removes a lock file taken by lockFile, then releases it:
+// names used once (tests') leave nothing behind.
+func unlockRemove(f *os.File) error {
+	return errors.Join(os.Remove(f.Name()), f.Close())
 }

@@ -375,3 +375,47 @@ func TestOffMainThread(t *testing.T) {
 		}
 	}
 }
+
+// TestLockFile: one holder at a time, a waiter gets the lock when the
+// holder removes it, and nothing is left after the last one.
+func TestLockFile(t *testing.T) {
+	requireRoot(t)
+	name := fmt.Sprintf("test-%d.lock", os.Getpid())
+	path := filepath.Join(lockDir, name)
+	first, err := lockFile(name, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockFile(name, 0); !errors.Is(err, errLocked) {
+		t.Fatalf("second lock: %v, want errLocked", err)
+	}
+	released := make(chan error, 1)
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		released <- unlockRemove(first)
+	}()
+	second, err := lockFile(name, 5*time.Second)
+	if err != nil {
+		t.Fatalf("waiting lock: %v", err)
+	}
+	if err := <-released; err != nil {
+		t.Fatalf("unlockRemove: %v", err)
+	}
+	// The waiter holds the file now at the path, not the removed one.
+	var st, fst unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatalf("lock file after handover: %v", err)
+	}
+	if err := unix.Fstat(int(second.Fd()), &fst); err != nil || st.Ino != fst.Ino {
+		t.Fatalf("waiter holds inode %d, the path is inode %d (%v)", fst.Ino, st.Ino, err)
+	}
+	if _, err := lockFile(name, 0); !errors.Is(err, errLocked) {
+		t.Errorf("lock while the waiter holds it: %v, want errLocked", err)
+	}
+	if err := unlockRemove(second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("lock file left: %v", err)
+	}
+}
