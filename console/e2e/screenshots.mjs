@@ -8,7 +8,7 @@ const out = join(repo, 'docs', 'screenshots');
 mkdirSync(out, { recursive: true });
 
 const shots = [
-  { file: 'home.png', path: '/', chart: 'home-traffic' },
+  { file: 'home.png', path: '/', chart: 'home-traffic', wait: '[data-detections] tbody tr', full: true },
   { file: 'home-dark.png', path: '/', chart: 'home-traffic', dark: true },
   { file: 'visualize.png', path: '/visualize?dimensions=DstAS&bidirectional=true&filter=SrcAddr%20%3C%3C%2010.0.0.0%2F8', chart: 'visualize' },
   { file: 'visualize-sankey.png', path: '/visualize?graph=sankey&dimensions=HostName,ProcessName,DstAS', chart: 'visualize' },
@@ -46,7 +46,7 @@ try {
     // Let the other widgets finish loading.
     await page.waitForLoadState('networkidle');
     await page.waitForTimeout(300);
-    await page.screenshot({ path: join(out, s.file) });
+    await page.screenshot({ path: join(out, s.file), fullPage: !!s.full });
     console.log(`docs/screenshots/${s.file}`);
     await page.close();
   }

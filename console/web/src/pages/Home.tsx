@@ -56,12 +56,12 @@ function Overview() {
           then the widgets. */}
       {(ts.data || ts.error) && (
         <>
+          <Detections />
           <div class="tops">
             {widgets.map((w) => (
               <TopList w={w} start="now-24h" />
             ))}
           </div>
-          <Detections />
         </>
       )}
     </>
