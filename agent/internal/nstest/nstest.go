@@ -75,6 +75,14 @@ func (ns *NS) Do(f func() error) error {
 		// goroutine (LockOSThread without Unlock), so no other goroutine
 		// ever runs in the namespace by accident.
 		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// The main thread is never terminated, and /proc/self/net shows
+			// its namespace: keep it out. Holding it here, the nested call's
+			// goroutine gets another thread.
+			errc <- ns.Do(f)
+			runtime.UnlockOSThread()
+			return
+		}
 		fd, err := unix.Open("/run/netns/"+ns.Name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			errc <- err
