@@ -171,6 +171,14 @@ func (g *Gen) newHost(i int) host {
 	return h
 }
 
+// timeAt is the TimeReceived of record n: evenly spread over Span. (In
+// floating point: n × Span in nanoseconds overflows int64 past ~100 k rows
+// per day.)
+func (g *Gen) timeAt(n int) uint32 {
+	offset := time.Duration(float64(g.cfg.Span) * (float64(n) / float64(g.cfg.Rows)))
+	return uint32(g.cfg.Start.Add(offset).Unix())
+}
+
 // Fill overwrites recs with the next records.
 func (g *Gen) Fill(recs []flow.Record) {
 	for i := range recs {
@@ -200,10 +208,10 @@ func (g *Gen) next(r *flow.Record) {
 	}
 	net16 := peer * 2654435761 % len(g.asns)
 
-	offset := time.Duration(int64(g.n) * int64(g.cfg.Span) / int64(g.cfg.Rows))
+	t := g.timeAt(g.n)
 	g.n++
 	*r = flow.Record{
-		TimeReceived:    uint32(g.cfg.Start.Add(offset).Unix()),
+		TimeReceived:    t,
 		SamplingRate:    h.rate,
 		ExporterAddress: h.addr,
 		ExporterName:    h.name,

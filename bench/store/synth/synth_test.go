@@ -43,3 +43,16 @@ func TestDeterministicAndPlausible(t *testing.T) {
 		t.Errorf("TCP %d, UDP %d of 10000: want mostly TCP with some UDP", tcp, udp)
 	}
 }
+
+func TestTimesSpreadOverSpanForLargeRuns(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0)
+	g := New(Config{Seed: 1, Start: start, Span: 24 * time.Hour, Rows: 20_000_000})
+	for _, tc := range []struct {
+		n    int
+		want int64
+	}{{0, 0}, {10_000_000, 43200}, {19_999_999, 86399}} {
+		if got := int64(g.timeAt(tc.n)) - start.Unix(); got != tc.want {
+			t.Errorf("record %d at +%d s, want +%d s", tc.n, got, tc.want)
+		}
+	}
+}
