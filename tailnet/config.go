@@ -187,17 +187,3 @@ func (c *Config) authKey(getenv func(string) string) (string, error) {
 	}
 	return c.AuthKey, nil
 }
-
-// hostname is the name to register: the configured one or the host's.
-func (c *Config) hostname() string {
-	if c.Hostname != "" {
-		return c.Hostname
-	}
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		return "hostflow"
-	}
-	// A fully qualified host name registers under its first label.
-	h, _, _ = strings.Cut(h, ".")
-	return h
-}

@@ -19,12 +19,6 @@ type lateListener struct {
 	ln net.Listener
 }
 
-func (l *lateListener) set(ln net.Listener) {
-	l.mu.Lock()
-	l.ln = ln
-	l.mu.Unlock()
-}
-
 func (l *lateListener) get() net.Listener {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -45,8 +39,6 @@ func (l *lateListener) Close() error {
 	}
 	return nil
 }
-
-func (l *lateListener) close() { _ = l.Close() }
 
 // Addr is the listener's address, or the port alone before Start.
 func (l *lateListener) Addr() net.Addr {

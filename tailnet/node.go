@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -340,3 +341,26 @@ func (n *Node) WhoIs(ctx context.Context, addr netip.Addr) (Peer, error) {
 	}
 	return p, nil
 }
+
+// hostname is the name to register: the configured one or the host's.
+func (c *Config) hostname() string {
+	if c.Hostname != "" {
+		return c.Hostname
+	}
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "hostflow"
+	}
+	// A fully qualified host name registers under its first label.
+	h, _, _ = strings.Cut(h, ".")
+	return h
+}
+
+// set installs the real listener (Start).
+func (l *lateListener) set(ln net.Listener) {
+	l.mu.Lock()
+	l.ln = ln
+	l.mu.Unlock()
+}
+
+func (l *lateListener) close() { _ = l.Close() }
