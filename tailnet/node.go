@@ -143,7 +143,7 @@ func (n *Node) Start(ctx context.Context) error {
 		// datagrams can be lost meanwhile.
 		log.Warn("tailnet node joined but has no DERP home or endpoints yet", "error", err)
 	}
-	log.Info("joined the tailnet", "hostname", srv.Hostname, "addresses", addrs, "elapsed", time.Since(start).Round(time.Millisecond))
+	log.Info("joined the tailnet", "hostname", srv.Hostname, "addresses", addrs, "elapsed", time.Since(start).Round(time.Millisecond).String())
 	if n.cfg.ConsoleOnlyTailnet {
 		ln, err := srv.Listen("tcp", ":"+strconv.Itoa(int(n.cfg.ConsolePort)))
 		if err != nil {
