@@ -63,12 +63,15 @@ done
 [[ " $COLLECTORS " != *" goflow2 "* ]] || [ -x "$GOFLOW2" ] || {
   echo "needs goflow2 at $GOFLOW2: GOBIN=$(dirname "$GOFLOW2") go install github.com/netsampler/goflow2/v2/cmd/goflow2@v2.2.6" >&2; exit 1; }
 
+# The script itself and everything it runs stay off the collector's core.
+taskset -pc "$GEN_CPU" $$ >/dev/null
+
 tmp=$(mktemp -d)
 NS=hfingest$$
 # Ports inside our own namespace cannot collide with anyone's; still unique.
 PORT=$((20000 + $$ % 20000))
 MPORT=$((PORT + 1))
-pids=()
+pids=() # the running collector, if any
 cleanup() {
   local p
   for p in "${pids[@]}"; do
@@ -225,6 +228,7 @@ stop_collector() {
   fi
   kill -KILL "$COL_PID" $kids 2>/dev/null || true
   wait "$COL_PID" 2>/dev/null || true
+  pids=() # gone: never signal a pid that may have been reused
   if [ "$1" = pmacct ]; then
     local col=PACKETS
     [ "$2" = sflow ] || col=FLOWS
@@ -236,7 +240,8 @@ stop_collector() {
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p"; }
 
 # measure NAME PROTO RATE [SECONDS]: one run; appends a result line to
-# $tmp/results: name proto offered decoded pct cpu% cpu_us_per_flow softirq% drops sent target
+# $tmp/results: name proto offered decoded pct cpu% cpu_us_per_flow softirq%
+# drops sent target generator_us_per_datagram
 measure() {
   local name=$1 proto=$2 rate=$3 dur=${4:-$DUR}
   start_collector "$name" "$proto"
@@ -263,8 +268,9 @@ measure() {
   flows=$(echo "$gen" | field flows); elapsed=$(echo "$gen" | field elapsed)
   awk -v n="$name" -v p="$proto" -v r="$rate" -v f="$flows" -v e="$elapsed" -v g="$((got - d0))" \
     -v c="$((c1 - c0))" -v s="$((s1 - s0))" -v hz="$hz" -v dr="$drops" \
+    -v gc="$(echo "$gen" | field cpu)" -v gd="$(echo "$gen" | field datagrams)" \
     'BEGIN { pct = f > 0 ? 100 * g / f : 0; cpu = c / 1e9; us = g > 0 ? 1e6 * cpu / g : 0
-             printf "%s %s %.0f %.0f %.2f %.0f %.3f %.0f %d %d %s\n", n, p, f / e, g / e, pct, 100 * cpu / e, us, 100 * s / hz / e, dr, f, r }' \
+             printf "%s %s %.0f %.0f %.2f %.0f %.3f %.0f %d %d %s %.2f\n", n, p, f / e, g / e, pct, 100 * cpu / e, us, 100 * s / hz / e, dr, f, r, 1e6 * gc / gd }' \
     | tee -a "$tmp/results" >&2
 }
 
@@ -305,6 +311,11 @@ header() {
   echo "- machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)"
   echo "- load average at start: $1; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- collector on core $COL_CPU, generator on core $GEN_CPU, RPS to the collector's core: $([ "$RPS" = 1 ] && echo on || echo off)"
+  local irq="unknown"
+  if [ -r /proc/config.gz ]; then
+    if zgrep -q '^CONFIG_IRQ_TIME_ACCOUNTING=y' /proc/config.gz; then irq=on; else irq=off; fi
+  fi
+  echo "- CONFIG_IRQ_TIME_ACCOUNTING: $irq (off: softirq work that interrupts a process is charged to its CPU time)"
   echo "- $DUR s per run; collectors: $COLLECTORS"
   [[ " $COLLECTORS " != *" goflow2 "* ]] ||
     echo "- goflow2 $(go version -m "$GOFLOW2" | awk '$1 == "mod" {print $3}') -format bin, one socket, queue_size=$GOFLOW2_QUEUE"
@@ -318,17 +329,16 @@ report() {
   for proto in $PROTOS; do
     echo "### $([ "$proto" = sflow ] && echo "sFlow v5 (flow samples/s)" || echo "NetFlow v9 (flow records/s)")"
     echo
-    echo "| collector | offered /s | decoded /s | decoded % | collector CPU % | CPU µs/flow | softirq core $COL_CPU % | kernel drops |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| collector | offered /s | decoded /s | decoded % | collector CPU % | CPU µs/flow | softirq core $COL_CPU % | kernel drops | generator µs/datagram |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     sort -k1,1 -k3,3n "$tmp/results" | awk -v p="$proto" '$2 == p {
-      printf "| %s | %\047d | %\047d | %.2f | %d | %.3f | %d | %\047d |\n", $1, $3, $4, $5, $6, $7, $8, $9}'
+      printf "| %s | %\047d | %\047d | %.2f | %d | %.3f | %d | %\047d | %.2f |\n", $1, $3, $4, $5, $6, $7, $8, $9, $12}'
     echo
   done
   echo "### Highest rate with ≥ 99 % decoded, and CPU cost"
   echo
   echo "CPU µs/flow is taken at the run with the most flows decoded per second (the collector saturated);"
-  echo "flows/s per core is 10⁶ ÷ that: what one core fully given to the collector would decode, its"
-  echo "process CPU only (the kernel's delivery work, in softirq, is not included)."
+  echo "flows/s per core is 10⁶ ÷ that: what one core fully given to the collector would decode."
   echo
   echo "| protocol | collector | highest offered /s with ≥ 99 % | most decoded /s | CPU µs/flow | flows/s per core | hostflow ÷ collector (≥ 99 % rate) | hostflow ÷ collector (per core) |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|"
