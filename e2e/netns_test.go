@@ -55,6 +55,15 @@ func (ns netns) dial(ctx context.Context, network, addr string) (net.Conn, error
 	ch := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread() // no Unlock: the thread exits with the goroutine
+		if unix.Gettid() == unix.Getpid() {
+			// The main thread is never terminated and /proc/self/net
+			// follows it: keep it out; holding it, the nested call gets
+			// another thread.
+			c, err := ns.dial(ctx, network, addr)
+			runtime.UnlockOSThread()
+			ch <- result{c, err}
+			return
+		}
 		fd, err := unix.Open("/run/netns/"+string(ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			ch <- result{err: err}
