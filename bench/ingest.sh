@@ -26,9 +26,9 @@
 # with a NIC, instead of on the generator's; the softirq time of COL_CPU is
 # reported next to the collector's own CPU.
 #
-# Needs root (namespace, RPS), Go, sfacctd/nfacctd, goflow2 (GOFLOW2, built
-# with `GOBIN=~/.cache/hostflow/peers go install
-# github.com/netsampler/goflow2/v2/cmd/goflow2@v2.2.6`), curl, 2 cores.
+# Needs root (namespace, RPS), Go, sfacctd/nfacctd, goflow2 (GOFLOW2; by
+# default where `scripts/setup.sh test` installs it, or
+# ~/.cache/hostflow/peers/goflow2), curl, 2 cores.
 # Bounded: about 8 minutes with the defaults (COLLECTORS, PROTOS, *_RATES,
 # DUR, REFINE cut it down); everything started is killed and the namespace
 # deleted on exit, even on failure.
@@ -49,7 +49,12 @@ REFINE=${REFINE:-2}               # bisection steps between the last passing and
 STOP_BELOW=${STOP_BELOW:-80}      # a collector's sweep stops after a run below this % decoded
 OVERLOAD=${OVERLOAD:-2}           # overload factor over hostflow's capacity (0: no overload run)
 OVERLOAD_DUR=${OVERLOAD_DUR:-10}
-GOFLOW2=${GOFLOW2:-$HOME/.cache/hostflow/peers/goflow2}
+# goflow2: where scripts/setup.sh installs it, or the peers cache.
+hfcache=${HOSTFLOW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hostflow}
+if [ -z "${GOFLOW2:-}" ]; then
+  GOFLOW2=$hfcache/bin/goflow2
+  [ -x "$GOFLOW2" ] || [ ! -x "$hfcache/peers/goflow2" ] || GOFLOW2=$hfcache/peers/goflow2
+fi
 GOFLOW2_QUEUE=${GOFLOW2_QUEUE:-1000} # datagrams between its socket reader and decoders (default 1e6)
 PMACCT_AGGREGATE=${PMACCT_AGGREGATE:-proto}
 RCVBUF=${RCVBUF:-33554432}        # hostflow's default receive buffer; asked of pmacct too
