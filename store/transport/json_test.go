@@ -12,15 +12,15 @@ func TestParseJSONCompactTypes(t *testing.T) {
 	"meta": [{"name":"u","type":"UInt64"},{"name":"i","type":"Int32"},{"name":"f","type":"Float64"},
 	         {"name":"s","type":"LowCardinality(String)"},{"name":"t","type":"DateTime"},{"name":"a","type":"IPv6"},
 	         {"name":"n","type":"Nullable(UInt8)"},{"name":"arr","type":"Array(UInt32)"},{"name":"e","type":"Enum8('x' = 1)"},
-	         {"name":"inf","type":"Float32"}],
-	"data": [["18446744073709551615", -5, 1.5, "a\"b", "2026-11-01 10:00:00", "::ffff:192.0.2.1", null, [1,2], "x", "inf"]],
+	         {"name":"inf","type":"Float32"},{"name":"cc","type":"FixedString(2)"},{"name":"empty","type":"FixedString(2)"}],
+	"data": [["18446744073709551615", -5, 1.5, "a\"b", "2026-11-01 10:00:00", "::ffff:192.0.2.1", null, [1,2], "x", "inf", "FR", "\u0000\u0000"]],
 	"rows": 1}`)
 	res, err := ParseJSONCompact(data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []any{uint64(18446744073709551615), int64(-5), 1.5, `a"b`, time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC),
-		netip.MustParseAddr("::ffff:192.0.2.1"), nil, []any{uint64(1), uint64(2)}, "x", res.Rows[0][9]}
+		netip.MustParseAddr("::ffff:192.0.2.1"), nil, []any{uint64(1), uint64(2)}, "x", res.Rows[0][9], "FR", ""}
 	if !reflect.DeepEqual(res.Rows[0], want) {
 		t.Errorf("-got +want\n-%#v\n+%#v", res.Rows[0], want)
 	}
