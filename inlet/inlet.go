@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -52,6 +53,8 @@ type Inlet struct {
 
 	mu      sync.Mutex
 	sockets []*socket
+	done    chan struct{} // stops the drop poller
+	pollWG  sync.WaitGroup
 	conns   []*packetConn
 	wg      sync.WaitGroup
 	bound   []netip.AddrPort
@@ -128,12 +131,43 @@ func (in *Inlet) Start(ctx context.Context) error {
 		in.wg.Add(1)
 		go in.readConn(c)
 	}
+	in.done = make(chan struct{})
+	in.pollWG.Add(1)
+	go in.pollDrops(append([]*socket(nil), in.sockets...))
 	in.log.Logger().Info("listening", "addresses", in.boundStrings())
 	return nil
 }
 
+// DropPollInterval is how often the sockets' kernel drop counters are read
+// directly, so drops at the end of a burst (reported by SO_RXQ_OVFL only
+// with the next datagram) are counted within that time.
+const DropPollInterval = time.Second
+
+func (in *Inlet) pollDrops(sockets []*socket) {
+	defer in.pollWG.Done()
+	t := time.NewTicker(DropPollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-in.done:
+			return
+		case <-t.C:
+			for _, s := range sockets {
+				if d := s.pollDrops(); d > 0 {
+					in.metrics.drops.WithLabelValues(s.name, "kernel").Add(float64(d))
+				}
+			}
+		}
+	}
+}
+
 // Stop closes the sockets and waits for the readers.
 func (in *Inlet) Stop() error {
+	if in.done != nil {
+		close(in.done)
+		in.pollWG.Wait()
+		in.done = nil
+	}
 	in.mu.Lock()
 	in.closeLocked()
 	in.mu.Unlock()

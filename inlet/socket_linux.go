@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -37,11 +38,15 @@ type sysSocket struct {
 	bufs  [][]byte
 
 	// recv state, kept in the struct so the rc.Read closure is built once.
-	readFn    func(fd uintptr) bool
-	n         int
-	err       error
-	ovfl      uint32 // last SO_RXQ_OVFL value seen
-	ovflDelta uint32
+	readFn       func(fd uintptr) bool
+	n            int
+	err          error
+	pendingDrops uint32 // reader-owned: drops seen in the last recv's control data
+	// drops is the highest kernel drop count seen for the socket, from
+	// SO_RXQ_OVFL control messages (reader) or SO_MEMINFO (periodic check):
+	// the control message only comes with the next datagram, so drops at the
+	// end of a burst would otherwise be counted late.
+	drops atomic.Uint32
 }
 
 func listen(addr string, lc *ListenerConfig) (*socket, error) {
@@ -165,11 +170,7 @@ func (s *sysSocket) parseOverflow(i int) {
 			return
 		}
 		if cm.Level == unix.SOL_SOCKET && cm.Type == unix.SO_RXQ_OVFL && int(cm.Len) >= unix.CmsgLen(4) {
-			v := binary.NativeEndian.Uint32(ctrl[unix.CmsgLen(0):])
-			if v != s.ovfl {
-				s.ovflDelta += v - s.ovfl
-				s.ovfl = v
-			}
+			s.pendingDrops += s.observeDrops(binary.NativeEndian.Uint32(ctrl[unix.CmsgLen(0):]))
 		}
 		next := unix.CmsgSpace(int(cm.Len) - unix.CmsgLen(0))
 		if next > len(ctrl) {
@@ -179,10 +180,46 @@ func (s *sysSocket) parseOverflow(i int) {
 	}
 }
 
+// observeDrops records the socket's cumulative drop count v and returns
+// how many drops it adds to what was already counted.
+func (s *sysSocket) observeDrops(v uint32) uint32 {
+	for {
+		old := s.drops.Load()
+		if int32(v-old) <= 0 { // not newer (wrap-safe)
+			return 0
+		}
+		if s.drops.CompareAndSwap(old, v) {
+			return v - old
+		}
+	}
+}
+
 func (s *sysSocket) takeKernelDrops() uint32 {
-	d := s.ovflDelta
-	s.ovflDelta = 0
+	d := s.pendingDrops
+	s.pendingDrops = 0
 	return d
+}
+
+// skMeminfoDrops is the index of sk_drops in SO_MEMINFO's array.
+const skMeminfoDrops = 8
+
+// pollDrops reads the socket's drop counter with SO_MEMINFO and returns the
+// drops not counted yet.
+func (s *sysSocket) pollDrops() uint32 {
+	var info [16]uint32
+	var n uint32
+	err := s.raw.Control(func(fd uintptr) {
+		size := uint32(unsafe.Sizeof(info))
+		_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_MEMINFO,
+			uintptr(unsafe.Pointer(&info[0])), uintptr(unsafe.Pointer(&size)), 0)
+		if errno == 0 && size >= (skMeminfoDrops+1)*4 {
+			n = s.observeDrops(info[skMeminfoDrops])
+		}
+	})
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // message returns datagram i of the last recv: payload, source, and
