@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 5s
 TESTFLAGS ?=
 
-.PHONY: all build demo test deps deps-run lint unit fuzz fuzz-short bench clean package package-libchdb ui e2e screenshots
+.PHONY: all build demo test deps deps-run lint unit fuzz fuzz-short bench bench-ingest bench-agent bench-store clean package package-libchdb ui e2e screenshots
 
 all: build
 
@@ -73,6 +73,16 @@ fuzz-short:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Side-by-side benchmarks (root; bounded in time; see docs/benchmarks.md).
+bench-ingest:
+	bench/ingest.sh
+
+bench-agent:
+	bench/agent-overhead.sh
+
+bench-store:
+	$(GO) build -o bin/storebench ./bench/store && taskset -c 1 bin/storebench -rows 5000000
 
 CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/hostflow
 
