@@ -20,54 +20,78 @@ var (
 	ErrAddressType = errors.New("bad address type")
 )
 
-// cursor reads XDR values from a bounded region [off, end) of a datagram.
-// The first read past end records what was being read and where; later
-// reads return zero values, so decoders check err() once per structure.
-// The cursors over one datagram's samples and records share one failure,
-// kept in the Datagram being decoded, so a cursor stays small and cheap to
-// copy. (A failure on the decoder's stack would escape to the heap: escape
-// analysis does not tell it from the datagram bytes the samples keep.)
+// cursor reads XDR values from a bounded region of a datagram. The first
+// read past the region's end records what was being read and where, and
+// empties the cursor: its later reads return zero values, so decoders check
+// err() once per structure. The cursors over one datagram's samples and
+// records share one failure record, kept in the Datagram being decoded, so
+// the first failure is the one reported. (A failure on the decoder's stack
+// would escape to the heap: escape analysis does not tell it from the
+// datagram bytes the samples keep.)
+//
+// Decoding speed rests on every read being inlined into the decoding
+// function, with the cursor a local variable of it (cursors are passed by
+// value for that reason): a read that succeeds is then a length comparison,
+// a load and a slice step. So a read calls nothing, not even on failure
+// (a call would exceed the inlining budget), and no offset is kept: r's
+// capacity always extends to the end of the datagram's buffer, so the
+// offset of r in the datagram is what that capacity says.
 type cursor struct {
-	b    []byte // the whole datagram: offsets in errors are absolute
-	off  int
-	end  int
+	r    []byte   // the region's unread bytes; cap(r) reaches the buffer's end
 	fail *failure // what == "" while every read succeeded
 }
 
 type failure struct {
-	at         int
+	size       int // cap of the datagram buffer: offset = size - tail
+	tail, left int // cap and len of the cursor where a read failed
 	what       string
-	need, left uint64
-	err        error
+	need       uint64
+	badAddress bool // ErrAddressType (need is the type), else ErrTruncated
 }
 
 func newCursor(b []byte, f *failure) cursor {
-	*f = failure{}
-	return cursor{b: b, end: len(b), fail: f}
+	*f = failure{size: cap(b)}
+	return cursor{r: b, fail: f}
 }
 
-func (c *cursor) left() int { return c.end - c.off }
+func (c *cursor) left() int { return len(c.r) }
+
+// short records that n bytes were needed for what, unless a read failed
+// before, and empties the cursor.
+func (c *cursor) short(n uint64, what string) {
+	if f := c.fail; f.what == "" {
+		f.tail, f.left, f.what, f.need = cap(c.r), len(c.r), what, n
+	}
+	c.r = nil
+}
+
+// padded is n (≤ left) rounded up to XDR's 4-byte unit. Padding missing at
+// the very end of the region is tolerated, as some exporters count only the
+// string in a record length.
+func (c *cursor) padded(n int) int { return min((n+3)&^3, len(c.r)) }
 
 // sub returns a cursor over the next n bytes (a sample's or record's data)
-// and advances past them and their XDR padding. Missing padding at the very
-// end of the enclosing region is tolerated.
+// and advances past them and their XDR padding.
 func (c *cursor) sub(n uint32, what string) cursor {
-	if !c.need(uint64(n), what) {
-		return cursor{b: c.b, fail: c.fail}
+	if uint64(n) > uint64(len(c.r)) {
+		c.short(uint64(n), what)
+		return cursor{fail: c.fail}
 	}
-	s := cursor{b: c.b, off: c.off, end: c.off + int(n), fail: c.fail}
-	c.off += min(int(n+3)&^3, c.left())
+	s := cursor{r: c.r[:n], fail: c.fail}
+	c.r = c.r[c.padded(int(n)):]
 	return s
 }
 
 // tlv reads a data_format and a length, and returns the format and a cursor
 // over the data that follows (advancing past it and its padding).
 func (c *cursor) tlv(what, data string) (DataFormat, cursor) {
-	p := c.take(8, what)
-	if p == nil {
-		return 0, cursor{b: c.b, fail: c.fail}
+	if len(c.r) < 8 {
+		c.short(8, what)
+		return 0, cursor{fail: c.fail}
 	}
-	return DataFormat(be32(p)), c.sub(be32(p[4:]), data)
+	format, n := DataFormat(be32(c.r)), be32(c.r[4:])
+	c.r = c.r[8:]
+	return format, c.sub(n, data)
 }
 
 func be32(p []byte) uint32 { return binary.BigEndian.Uint32(p) }
@@ -75,40 +99,36 @@ func be32(p []byte) uint32 { return binary.BigEndian.Uint32(p) }
 // take returns the next n bytes and advances past them, or nil if fewer
 // remain. Fixed-size structures are read through it with one bounds check.
 func (c *cursor) take(n int, what string) []byte {
-	if !c.need(uint64(n), what) {
+	if n > len(c.r) {
+		c.short(uint64(n), what)
 		return nil
 	}
-	p := c.b[c.off : c.off+n : c.off+n]
-	c.off += n
+	p := c.r[:n:n]
+	c.r = c.r[n:]
 	return p
 }
 
-func (c *cursor) need(n uint64, what string) bool {
-	if c.fail.what != "" {
-		return false
-	}
-	if left := uint64(c.left()); n > left {
-		*c.fail = failure{at: c.off, what: what, need: n, left: left, err: ErrTruncated}
-		return false
-	}
-	return true
-}
+// rest returns the unread bytes (an unknown record's or sample's body),
+// capacity capped like fixed's.
+func (c *cursor) rest() []byte { return c.r[:len(c.r):len(c.r)] }
 
 func (c *cursor) u32(what string) uint32 {
-	if !c.need(4, what) {
+	if len(c.r) < 4 {
+		c.short(4, what)
 		return 0
 	}
-	v := binary.BigEndian.Uint32(c.b[c.off:])
-	c.off += 4
+	v := be32(c.r)
+	c.r = c.r[4:]
 	return v
 }
 
 func (c *cursor) u64(what string) uint64 {
-	if !c.need(8, what) {
+	if len(c.r) < 8 {
+		c.short(8, what)
 		return 0
 	}
-	v := binary.BigEndian.Uint64(c.b[c.off:])
-	c.off += 8
+	v := binary.BigEndian.Uint64(c.r)
+	c.r = c.r[8:]
 	return v
 }
 
@@ -116,29 +136,29 @@ func (c *cursor) f32(what string) float32 { return math.Float32frombits(c.u32(wh
 
 // fixed returns the next n bytes, as a sub-slice whose capacity ends with it
 // (appending to it cannot overwrite the datagram), and skips the XDR
-// padding after them. Padding missing at the very end of the region is
-// tolerated, as some exporters count only the string in a record length.
+// padding after them.
 func (c *cursor) fixed(n uint32, what string) []byte {
-	if !c.need(uint64(n), what) {
+	if uint64(n) > uint64(len(c.r)) {
+		c.short(uint64(n), what)
 		return nil
 	}
-	v := c.b[c.off : c.off+int(n) : c.off+int(n)]
-	c.off += min(int(n+3)&^3, c.left())
+	v := c.r[:n:n]
+	c.r = c.r[c.padded(int(n)):]
 	return v
 }
 
 // opaque reads a variable-length opaque or string (u32 length, bytes, pad).
-func (c *cursor) opaque(what string) []byte {
-	n := c.u32(what)
-	return c.fixed(n, what)
-}
+// It is too large to be inlined itself; hot decoders write
+// c.fixed(c.u32(what), what) instead, which inlines both.
+func (c *cursor) opaque(what string) []byte { return c.fixed(c.u32(what), what) }
 
 // count reads an array length and checks that n elements of at least
 // minSize bytes each can fit in what is left, so a lying count fails here
 // instead of driving a loop or an allocation.
 func (c *cursor) count(minSize uint64, what string) int {
 	n := c.u32(what)
-	if !c.need(uint64(n)*minSize, what) {
+	if need := uint64(n) * minSize; need > uint64(len(c.r)) {
+		c.short(need, what)
 		return 0
 	}
 	return int(n)
@@ -160,29 +180,26 @@ func (c *cursor) addr(what string) netip.Addr {
 	case 2:
 		return c.ip6(what)
 	default:
-		if c.fail.what == "" {
-			*c.fail = failure{at: c.off - 4, what: what, need: uint64(t), err: ErrAddressType}
+		if f := c.fail; f.what == "" {
+			f.tail, f.left, f.what, f.need, f.badAddress = cap(c.r)+4, len(c.r)+4, what, uint64(t), true
 		}
+		c.r = nil
 		return netip.Addr{}
 	}
 }
 
 func (c *cursor) ip4(what string) netip.Addr {
-	if !c.need(4, what) {
-		return netip.Addr{}
+	if p := c.take(4, what); p != nil {
+		return netip.AddrFrom4([4]byte(p))
 	}
-	a := netip.AddrFrom4([4]byte(c.b[c.off : c.off+4]))
-	c.off += 4
-	return a
+	return netip.Addr{}
 }
 
 func (c *cursor) ip6(what string) netip.Addr {
-	if !c.need(16, what) {
-		return netip.Addr{}
+	if p := c.take(16, what); p != nil {
+		return netip.AddrFrom16([16]byte(p))
 	}
-	a := netip.AddrFrom16([16]byte(c.b[c.off : c.off+16]))
-	c.off += 16
-	return a
+	return netip.Addr{}
 }
 
 // err describes the first failed read, or returns nil.
@@ -194,8 +211,8 @@ func (c *cursor) err() error {
 }
 
 func (f *failure) error() error {
-	if f.err == ErrAddressType {
-		return fmt.Errorf("offset %d: %s: type %d: %w", f.at, f.what, f.need, f.err)
+	if f.badAddress {
+		return fmt.Errorf("offset %d: %s: type %d: %w", f.size-f.tail, f.what, f.need, ErrAddressType)
 	}
-	return fmt.Errorf("offset %d: %s: need %d bytes, %d left: %w", f.at, f.what, f.need, f.left, f.err)
+	return fmt.Errorf("offset %d: %s: need %d bytes, %d left: %w", f.size-f.tail, f.what, f.need, f.left, ErrTruncated)
 }

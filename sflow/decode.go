@@ -53,16 +53,16 @@ func (d *Decoder) Decode(b []byte, dg *Datagram) error {
 		switch format {
 		case FormatFlowSample, FormatFlowSampleExpanded:
 			s := dg.newFlowSample()
-			if err = decodeFlowSample(&body, s, format == FormatFlowSampleExpanded, ent); err != nil {
+			if err = decodeFlowSample(body, s, format == FormatFlowSampleExpanded, ent); err != nil {
 				dg.FlowSamples = dg.FlowSamples[:len(dg.FlowSamples)-1]
 			}
 		case FormatCounterSample, FormatCounterSampleExpanded:
 			s := dg.newCounterSample()
-			if err = decodeCounterSample(&body, s, format == FormatCounterSampleExpanded, ent); err != nil {
+			if err = decodeCounterSample(body, s, format == FormatCounterSampleExpanded, ent); err != nil {
 				dg.CounterSamples = dg.CounterSamples[:len(dg.CounterSamples)-1]
 			}
 		default:
-			dg.UnknownSamples = append(dg.UnknownSamples, Unknown{Format: format, Data: b[body.off:body.end:body.end]})
+			dg.UnknownSamples = append(dg.UnknownSamples, Unknown{Format: format, Data: body.rest()})
 		}
 		if err != nil {
 			return fmt.Errorf("sflow: sample %d (%s): %w", i, format, err)
@@ -79,12 +79,13 @@ func (dg *Datagram) reset() {
 	}
 }
 
-// newFlowSample appends a cleared sample, reusing a previous one's storage.
+// newFlowSample appends a sample to decode into, reusing a previous one's
+// storage.
 func (dg *Datagram) newFlowSample() *FlowSample {
 	if n := len(dg.FlowSamples); n < cap(dg.FlowSamples) {
 		dg.FlowSamples = dg.FlowSamples[:n+1]
 		s := &dg.FlowSamples[n]
-		s.reset()
+		s.reuse()
 		return s
 	}
 	dg.FlowSamples = append(dg.FlowSamples, FlowSample{})
@@ -102,12 +103,61 @@ func (dg *Datagram) newCounterSample() *CounterSample {
 	return &dg.CounterSamples[len(dg.CounterSamples)-1]
 }
 
-// reset clears s, keeping the capacity of its slices.
-func (s *FlowSample) reset() {
-	unknown := s.Unknown[:0]
-	g := s.Gateway
-	*s = FlowSample{Unknown: unknown}
-	s.Gateway.ASPath, s.Gateway.Communities, s.Gateway.asns = g.ASPath[:0], g.Communities[:0], g.asns[:0]
+// reuse readies a sample decoded before for decoding into, keeping the
+// capacity of its slices. Clearing the whole struct (about 900 bytes) would
+// cost more than decoding a typical sample, so only the records Has marks
+// are cleared: the decoder sets a record's bit before writing any of its
+// fields, so the records without their bit are still zero. The sample's own
+// fields are left: decodeFlowSample writes all of them first.
+func (s *FlowSample) reuse() {
+	if s.Has != 0 {
+		s.clearRecords(s.Has)
+		s.Has = 0
+	}
+	s.Unknown = s.Unknown[:0]
+}
+
+func (s *FlowSample) clearRecords(which FlowRecords) {
+	if which&HasSampledHeader != 0 {
+		s.SampledHeader = SampledHeader{}
+	}
+	if which&HasSampledEthernet != 0 {
+		s.SampledEthernet = SampledEthernet{}
+	}
+	if which&HasSampledIPv4 != 0 {
+		s.SampledIPv4 = SampledIP{}
+	}
+	if which&HasSampledIPv6 != 0 {
+		s.SampledIPv6 = SampledIP{}
+	}
+	if which&HasSwitch != 0 {
+		s.Switch = ExtendedSwitch{}
+	}
+	if which&HasRouter != 0 {
+		s.Router = ExtendedRouter{}
+	}
+	if which&HasGateway != 0 {
+		g := &s.Gateway
+		*g = ExtendedGateway{ASPath: g.ASPath[:0], Communities: g.Communities[:0], asns: g.asns[:0]}
+	}
+	if which&HasUser != 0 {
+		s.User = ExtendedUser{}
+	}
+	if which&HasURL != 0 {
+		s.URL = ExtendedURL{}
+	}
+	if which&HasSocketIPv4 != 0 {
+		s.SocketIPv4 = ExtendedSocket{}
+	}
+	if which&HasSocketIPv6 != 0 {
+		s.SocketIPv6 = ExtendedSocket{}
+	}
+	if which&HasTCPInfo != 0 {
+		s.TCPInfo = ExtendedTCPInfo{}
+	}
+	if which&HasProcess != 0 {
+		s.Process = ProcessInfo{}
+	}
 }
 
 // reset clears s, keeping the capacity of its slices.
@@ -125,7 +175,7 @@ func decodeSourceCompact(v uint32) (typ, index uint32) { return v >> 24, v & 0xF
 
 func decodeIfCompact(v uint32) (format, value uint32) { return v >> 30, v & IfIndexInternal }
 
-func decodeFlowSample(c *cursor, s *FlowSample, expanded bool, ent uint32) error {
+func decodeFlowSample(c cursor, s *FlowSample, expanded bool, ent uint32) error {
 	s.Expanded = expanded
 	if expanded {
 		p := c.take(40, "expanded flow sample fields")
@@ -158,14 +208,14 @@ func decodeFlowSample(c *cursor, s *FlowSample, expanded bool, ent uint32) error
 		if err := c.err(); err != nil {
 			return fmt.Errorf("record %d: %w", i, err)
 		}
-		if err := decodeFlowRecord(&r, s, format, process); err != nil {
+		if err := decodeFlowRecord(r, s, format, process); err != nil {
 			return fmt.Errorf("record %d (%s): %w", i, format, err)
 		}
 	}
 	return nil
 }
 
-func decodeCounterSample(c *cursor, s *CounterSample, expanded bool, ent uint32) error {
+func decodeCounterSample(c cursor, s *CounterSample, expanded bool, ent uint32) error {
 	s.Expanded = expanded
 	s.SequenceNumber = c.u32("sequence number")
 	if expanded {
@@ -184,7 +234,7 @@ func decodeCounterSample(c *cursor, s *CounterSample, expanded bool, ent uint32)
 		if err := c.err(); err != nil {
 			return fmt.Errorf("record %d: %w", i, err)
 		}
-		if err := decodeCounterRecord(&r, s, format, iface); err != nil {
+		if err := decodeCounterRecord(r, s, format, iface); err != nil {
 			return fmt.Errorf("record %d (%s): %w", i, format, err)
 		}
 	}

@@ -2,83 +2,86 @@ package sflow
 
 // decodeFlowRecord decodes one flow record body (c spans exactly the body)
 // into s. A record longer than its known layout is accepted: the tail is an
-// extension this version does not know.
-func decodeFlowRecord(c *cursor, s *FlowSample, format, process DataFormat) error {
+// extension this version does not know. The record's bit is set in s.Has
+// before any of its fields is written (FlowSample.reuse counts on it).
+func decodeFlowRecord(c cursor, s *FlowSample, format, process DataFormat) error {
 	switch format {
 	case FormatSampledHeader:
+		s.Has |= HasSampledHeader
 		if p := c.take(12, "header protocol, frame length, stripped"); p != nil {
 			h := &s.SampledHeader
 			h.Protocol, h.FrameLength, h.Stripped = be32(p), be32(p[4:]), be32(p[8:])
-			h.Header = c.opaque("header")
+			h.Header = c.fixed(c.u32("header"), "header")
 		}
-		s.Has |= HasSampledHeader
+	case process:
+		s.Has |= HasProcess
+		p := &s.Process
+		if ids := c.take(8, "pid and uid"); ids != nil {
+			p.PID, p.UID = be32(ids), be32(ids[4:])
+		}
+		// The strings, read inline (see opaque): they are most of the
+		// fields of what hostflow agents send.
+		p.Comm = c.fixed(c.u32("comm"), "comm")
+		p.Exe = c.fixed(c.u32("exe"), "exe")
+		p.Cgroup = c.fixed(c.u32("cgroup"), "cgroup")
+		p.Unit = c.fixed(c.u32("unit"), "unit")
+		p.Container = c.fixed(c.u32("container"), "container")
+		p.User = c.fixed(c.u32("user"), "user")
 	case FormatSampledEthernet:
+		s.Has |= HasSampledEthernet
 		e := &s.SampledEthernet
 		e.Length = c.u32("length")
 		e.SrcMAC = c.mac("source MAC")
 		e.DstMAC = c.mac("destination MAC")
 		e.EtherType = c.u32("ethertype")
-		s.Has |= HasSampledEthernet
 	case FormatSampledIPv4:
-		decodeSampledIP(c, &s.SampledIPv4, false)
 		s.Has |= HasSampledIPv4
+		decodeSampledIP(&c, &s.SampledIPv4, false)
 	case FormatSampledIPv6:
-		decodeSampledIP(c, &s.SampledIPv6, true)
 		s.Has |= HasSampledIPv6
+		decodeSampledIP(&c, &s.SampledIPv6, true)
 	case FormatExtendedSwitch:
+		s.Has |= HasSwitch
 		w := &s.Switch
 		w.SrcVLAN = c.u32("source VLAN")
 		w.SrcPriority = c.u32("source priority")
 		w.DstVLAN = c.u32("destination VLAN")
 		w.DstPriority = c.u32("destination priority")
-		s.Has |= HasSwitch
 	case FormatExtendedRouter:
+		s.Has |= HasRouter
 		r := &s.Router
 		r.NextHop = c.addr("next hop")
 		r.SrcMaskLen = c.u32("source mask length")
 		r.DstMaskLen = c.u32("destination mask length")
-		s.Has |= HasRouter
 	case FormatExtendedGateway:
-		decodeGateway(c, &s.Gateway)
 		s.Has |= HasGateway
+		decodeGateway(&c, &s.Gateway)
 	case FormatExtendedUser:
+		s.Has |= HasUser
 		u := &s.User
 		u.SrcCharset = c.u32("source charset")
 		u.SrcUser = c.opaque("source user")
 		u.DstCharset = c.u32("destination charset")
 		u.DstUser = c.opaque("destination user")
-		s.Has |= HasUser
 	case FormatExtendedURL:
+		s.Has |= HasURL
 		u := &s.URL
 		u.Direction = c.u32("direction")
 		u.URL = c.opaque("url")
 		u.Host = c.opaque("host")
-		s.Has |= HasURL
 	case FormatExtendedSocketV4:
-		decodeSocket(c, &s.SocketIPv4, false)
 		s.Has |= HasSocketIPv4
+		decodeSocket(&c, &s.SocketIPv4, false)
 	case FormatExtendedSocketV6:
-		decodeSocket(c, &s.SocketIPv6, true)
 		s.Has |= HasSocketIPv6
+		decodeSocket(&c, &s.SocketIPv6, true)
 	case FormatExtendedTCPInfo:
+		s.Has |= HasTCPInfo
 		for _, p := range s.TCPInfo.fields() {
 			*p = c.u32("tcp_info")
 		}
-		s.Has |= HasTCPInfo
-	case process:
-		p := &s.Process
-		if ids := c.take(8, "pid and uid"); ids != nil {
-			p.PID, p.UID = be32(ids), be32(ids[4:])
-		}
-		p.Comm = c.opaque("comm")
-		p.Exe = c.opaque("exe")
-		p.Cgroup = c.opaque("cgroup")
-		p.Unit = c.opaque("unit")
-		p.Container = c.opaque("container")
-		p.User = c.opaque("user")
-		s.Has |= HasProcess
 	default:
-		s.Unknown = append(s.Unknown, Unknown{Format: format, Data: c.b[c.off:c.end:c.end]})
+		s.Unknown = append(s.Unknown, Unknown{Format: format, Data: c.rest()})
 	}
 	return c.err()
 }
@@ -141,10 +144,10 @@ func decodeGateway(c *cursor, g *ExtendedGateway) {
 }
 
 // decodeCounterRecord decodes one counter record body into s.
-func decodeCounterRecord(c *cursor, s *CounterSample, format, iface DataFormat) error {
+func decodeCounterRecord(c cursor, s *CounterSample, format, iface DataFormat) error {
 	switch format {
 	case FormatGenericInterface:
-		decodeGeneric(c, &s.Generic)
+		decodeGeneric(&c, &s.Generic)
 		s.Has |= HasGeneric
 	case FormatEthernet:
 		for _, p := range s.Ethernet.fields() {
@@ -180,14 +183,14 @@ func decodeCounterRecord(c *cursor, s *CounterSample, format, iface DataFormat) 
 		h.OSRelease = c.opaque("os release")
 		s.Has |= HasHostDescr
 	case FormatHostAdapters:
-		decodeAdapters(c, &s.Adapters)
+		decodeAdapters(&c, &s.Adapters)
 		s.Has |= HasAdapters
 	case FormatHostParent:
 		s.HostParent.ContainerType = c.u32("container type")
 		s.HostParent.ContainerIndex = c.u32("container index")
 		s.Has |= HasHostParent
 	case FormatHostCPU:
-		decodeHostCPU(c, &s.HostCPU)
+		decodeHostCPU(&c, &s.HostCPU)
 		s.Has |= HasHostCPU
 	case FormatHostMemory:
 		m := &s.HostMemory
@@ -252,7 +255,7 @@ func decodeCounterRecord(c *cursor, s *CounterSample, format, iface DataFormat) 
 		i.KindName = c.opaque("kind name")
 		s.Has |= HasInterface
 	default:
-		s.Unknown = append(s.Unknown, Unknown{Format: format, Data: c.b[c.off:c.end:c.end]})
+		s.Unknown = append(s.Unknown, Unknown{Format: format, Data: c.rest()})
 	}
 	return c.err()
 }
