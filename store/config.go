@@ -2,14 +2,10 @@ package store
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/hostflow/hostflow/flow"
 	"github.com/hostflow/hostflow/internal/config"
@@ -206,60 +202,12 @@ func (c *Config) password() string {
 }
 
 // Duration is a time.Duration read from YAML as "90s", "5m", "36h" or
-// "15d" (days).
-type Duration time.Duration
-
-// UnmarshalYAML parses a duration with an optional day suffix.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	s := strings.TrimSpace(n.Value)
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		v, err := strconv.ParseFloat(days, 64)
-		if err != nil {
-			return fmt.Errorf("line %d: bad duration %q", n.Line, s)
-		}
-		*d = Duration(v * float64(day))
-		return nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("line %d: bad duration %q (e.g. 5s, 90m, 15d)", n.Line, s)
-	}
-	*d = Duration(v)
-	return nil
-}
+// "15d" (days) and written back the same way.
+type Duration = config.Duration
 
 // ByteSize is a size in bytes read from YAML as a number or with a unit
 // (KiB, MiB, GiB, TiB, or KB, MB, GB, TB).
-type ByteSize int64
-
-// UnmarshalYAML parses a size.
-func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
-	v, err := ParseByteSize(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*b = ByteSize(v)
-	return nil
-}
+type ByteSize = config.ByteSize
 
 // ParseByteSize parses "512MiB", "2GB" or a plain number of bytes.
-func ParseByteSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
-	mult := int64(1)
-	for _, u := range units {
-		if v, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = strings.TrimSpace(v), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("bad size %q (e.g. 1073741824, 512MiB, 2GB)", s)
-	}
-	return int64(v * float64(mult)), nil
-}
+func ParseByteSize(s string) (int64, error) { return config.ParseByteSize(s) }
