@@ -67,31 +67,33 @@ func (c *cursor) short(n uint64, what string) {
 
 // padded is n (≤ left) rounded up to XDR's 4-byte unit. Padding missing at
 // the very end of the region is tolerated, as some exporters count only the
-// string in a record length.
-func (c *cursor) padded(n int) int { return min((n+3)&^3, len(c.r)) }
+// string in a record length. (In uint32, as lengths come: a region of 4 GiB
+// would wrap, which can only make the skip short, never past the end.)
+func (c *cursor) padded(n uint32) uint32 { return min((n+3)&^3, uint32(len(c.r))) }
 
 // sub returns a cursor over the next n bytes (a sample's or record's data)
 // and advances past them and their XDR padding.
-func (c *cursor) sub(n uint32, what string) cursor {
-	if uint64(n) > uint64(len(c.r)) {
-		c.short(uint64(n), what)
-		return cursor{fail: c.fail}
+func (c *cursor) sub(n uint32, what string) (s cursor) {
+	if uint(n) <= uint(len(c.r)) {
+		s = cursor{c.r[:n], c.fail}
+		c.r = c.r[min((n+3)&^3, uint32(len(c.r))):] // padded, spelt out to stay inlinable
+		return s
 	}
-	s := cursor{r: c.r[:n], fail: c.fail}
-	c.r = c.r[c.padded(int(n)):]
-	return s
+	c.short(uint64(n), what)
+	return *c
 }
 
-// tlv reads a data_format and a length, and returns the format and a cursor
-// over the data that follows (advancing past it and its padding).
-func (c *cursor) tlv(what, data string) (DataFormat, cursor) {
+// tlv reads the data_format and length that start every sample and record;
+// sub then gives the data. (One function returning both would be too large
+// to inline.)
+func (c *cursor) tlv(what string) (DataFormat, uint32) {
 	if len(c.r) < 8 {
 		c.short(8, what)
-		return 0, cursor{fail: c.fail}
+		return 0, 0
 	}
 	format, n := DataFormat(be32(c.r)), be32(c.r[4:])
 	c.r = c.r[8:]
-	return format, c.sub(n, data)
+	return format, n
 }
 
 func be32(p []byte) uint32 { return binary.BigEndian.Uint32(p) }
@@ -143,13 +145,11 @@ func (c *cursor) fixed(n uint32, what string) []byte {
 		return nil
 	}
 	v := c.r[:n:n]
-	c.r = c.r[c.padded(int(n)):]
+	c.r = c.r[c.padded(n):]
 	return v
 }
 
 // opaque reads a variable-length opaque or string (u32 length, bytes, pad).
-// It is too large to be inlined itself; hot decoders write
-// c.fixed(c.u32(what), what) instead, which inlines both.
 func (c *cursor) opaque(what string) []byte { return c.fixed(c.u32(what), what) }
 
 // count reads an array length and checks that n elements of at least

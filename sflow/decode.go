@@ -45,7 +45,8 @@ func (d *Decoder) Decode(b []byte, dg *Datagram) error {
 	}
 	ent := d.enterprise()
 	for i := 0; i < n; i++ {
-		format, body := c.tlv("sample format and length", "sample data")
+		format, length := c.tlv("sample format and length")
+		body := c.sub(length, "sample data")
 		if err := c.err(); err != nil {
 			return fmt.Errorf("sflow: sample %d: %w", i, err)
 		}
@@ -204,7 +205,8 @@ func decodeFlowSample(c cursor, s *FlowSample, expanded bool, ent uint32) error 
 	}
 	process := MakeFormat(ent, HostflowFormatProcess)
 	for i := 0; i < n; i++ {
-		format, r := c.tlv("record format and length", "record data")
+		format, length := c.tlv("record format and length")
+		r := c.sub(length, "record data")
 		if err := c.err(); err != nil {
 			return fmt.Errorf("record %d: %w", i, err)
 		}
@@ -230,7 +232,8 @@ func decodeCounterSample(c cursor, s *CounterSample, expanded bool, ent uint32) 
 	}
 	iface := MakeFormat(ent, HostflowFormatInterface)
 	for i := 0; i < n; i++ {
-		format, r := c.tlv("record format and length", "record data")
+		format, length := c.tlv("record format and length")
+		r := c.sub(length, "record data")
 		if err := c.err(); err != nil {
 			return fmt.Errorf("record %d: %w", i, err)
 		}

@@ -1,12 +1,14 @@
 package sflow
 
 import (
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // u32s builds wire bytes from 32-bit words.
@@ -251,4 +253,71 @@ func TestDataFormat(t *testing.T) {
 	if a := netip.MustParseAddr("::ffff:192.0.2.1"); DatagramHeaderLen(a) != 40 {
 		t.Errorf("an IPv4-mapped agent is sent as IPv6: header %d bytes, want 40", DatagramHeaderLen(a))
 	}
+}
+
+// TestDecodeWhole: the records decoded straight from their bytes
+// (decodeWhole) read the same as through the cursor (decode), whole or cut
+// anywhere, and are refused exactly when the cursor finds them short.
+func TestDecodeWhole(t *testing.T) {
+	long := ProcessInfo{PID: 1, UID: 2, Comm: []byte("abc"), Exe: []byte("abcde"), Cgroup: []byte("/a/b/c.scope"),
+		Unit: []byte("c.scope"), Container: []byte("0123456789abcdef0"), User: []byte("u")}
+	processes := []ProcessInfo{processRecord(), long, {UID: UIDUnknown}}
+	headers := []SampledHeader{flowSampleAll(true).SampledHeader,
+		{Protocol: HeaderIPv4, FrameLength: 1500, Header: tcpHeader(61)}, {Protocol: HeaderEthernet, FrameLength: 64, Stripped: 4}}
+	var bodies [][]byte
+	for _, p := range processes {
+		bodies = append(bodies, recordBody(t, FlowSample{Has: HasProcess, Process: p}))
+	}
+	for _, h := range headers {
+		bodies = append(bodies, recordBody(t, FlowSample{Has: HasSampledHeader, SampledHeader: h}))
+	}
+	for i, body := range bodies {
+		// Every cut, the whole body, and the body with an extension after it.
+		for n := 0; n <= len(body)+1; n++ {
+			b := append(body[:len(body):len(body)], 0xAA, 0xBB, 0xCC, 0xDD)[:n]
+			var f failure
+			var whole, cur ProcessInfo
+			var wholeH, curH SampledHeader
+			c := newCursor(b, &f)
+			var ok bool
+			if i < len(processes) {
+				ok = whole.decodeWhole(b)
+				cur.decode(&c)
+			} else {
+				ok = wholeH.decodeWhole(b)
+				curH.decode(&c)
+			}
+			err := c.err()
+			if ok != (err == nil) {
+				t.Fatalf("body %d cut at %d of %d: decodeWhole says %v, the cursor %v", i, n, len(body), ok, err)
+			}
+			if !ok {
+				continue
+			}
+			if diff := cmp.Diff(whole, cur); diff != "" {
+				t.Errorf("body %d cut at %d: process (-decodeWhole +decode):\n%s", i, n, diff)
+			}
+			if diff := cmp.Diff(wholeH, curH); diff != "" {
+				t.Errorf("body %d cut at %d: sampled header (-decodeWhole +decode):\n%s", i, n, diff)
+			}
+			if n == len(body) && i < len(processes) {
+				if diff := cmp.Diff(whole, processes[i], cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("body %d: process (-decoded +encoded):\n%s", i, diff)
+				}
+			}
+		}
+	}
+}
+
+// recordBody is the body of the one record of s, as the encoder writes it.
+func recordBody(t *testing.T, s FlowSample) []byte {
+	t.Helper()
+	s.Expanded = true
+	var e Encoder
+	b, err := e.AppendFlowSample(nil, &s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const at = 8 + 40 + 4 + 8 // sample format and length, fields, record count, record format and length
+	return b[at : at+int(binary.BigEndian.Uint32(b[at-4:]))]
 }

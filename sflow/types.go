@@ -57,7 +57,9 @@ const (
 
 // FlowSample is a flow sample (0:1 compact or 0:3 expanded) and the records
 // it carried. A record's fields are meaningful only when its bit is set in
-// Has; Decode zeroes the others.
+// Has; Decode zeroes the others. (Reusing a sample, it clears the records
+// whose bits were set: a record a caller filled in without its bit is
+// left as it was.)
 type FlowSample struct {
 	// Expanded selects the 0:3 encoding (separate words for source class
 	// and interface formats). Compact (0:1) limits SourceIndex to 24 bits
