@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -111,6 +112,85 @@ var fixtureHostCounters, fixtureIfCounters = func() ([]flow.HostCounters, []flow
 	return hc, ic
 }()
 
+// batch-1 is a host with only counters (no flows), sampled every 20-40 s
+// from 09:45, with every irregularity a counter series meets: a 15-minute
+// gap without samples (10:40-10:55), the CPU user counter wrapping at 2^32
+// (about 10:25), a reboot at 11:20 (counters and uptime back to 0, network
+// errors and drops only after it), the
+// agent's address changing at 11:30, memory not reported 10:05-10:10,
+// interfaces with an unknown speed, without a name, and a speed change.
+// Health series tests compare the engine's answers with healthReference.
+var healthHost = "batch-1"
+
+var healthHostCounters, healthIfCounters = func() ([]flow.HostCounters, []flow.InterfaceCounters) {
+	var hc []flow.HostCounters
+	var ic []flow.InterfaceCounters
+	x := uint64(7)
+	rnd := func(n uint64) uint64 {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		return x % n
+	}
+	at := func(hh, mm int) uint32 { return uint32(fixStart.Unix()) + uint32((hh-10)*3600+mm*60) }
+	var c flow.HostCounters
+	c.CPUUserMs = 1<<32 - 6_500_000 // wraps after ~40 minutes at ~2,800 ms/s
+	var octets [3][2]uint64
+	uptime, rebooted := uint32(86400), false
+	prev := at(9, 45) - 30
+	for t := at(9, 45); t < uint32(fixEnd.Unix()); t += 20 + uint32(rnd(21)) {
+		if t >= at(10, 40) && t < at(10, 55) {
+			continue
+		}
+		dt := t - prev
+		prev = t
+		uptime += dt
+		if t >= at(11, 20) && !rebooted {
+			c, octets, uptime, rebooted = flow.HostCounters{}, [3][2]uint64{}, 30, true
+		}
+		const cpus = 8
+		busy := uint32(dt) * 1000 * cpus * uint32(5+rnd(86)) / 100
+		c.CPUUserMs += busy * 3 / 4
+		c.CPUSystemMs += busy - busy*3/4
+		c.CPUIdleMs += uint32(dt)*1000*cpus - busy
+		c.TCPOutSegs += uint32(dt) * uint32(100+rnd(1000))
+		c.TCPRetransSegs += uint32(rnd(uint64(dt) * 5))
+		if rebooted { // no network errors before the reboot: only the uptime tells that interval apart
+			c.NetErrsIn += uint32(rnd(3))
+			c.NetDropsOut += uint32(rnd(5))
+		}
+		c.UptimeSeconds = uptime
+		addr := netip.MustParseAddr("192.0.2.20")
+		if t >= at(11, 30) {
+			addr = netip.MustParseAddr("2001:db8::20")
+		}
+		h := c
+		h.TimeReceived, h.ExporterAddress, h.HostName, h.CPUNum = t, addr, healthHost, cpus
+		h.LoadOne = float32(rnd(400)) / 100
+		h.MemTotal, h.MemFree, h.MemCached, h.MemBuffers = 16<<30, (1+rnd(4))<<30, (2+rnd(3))<<30, rnd(512)<<20
+		if t >= at(10, 5) && t < at(10, 10) {
+			h.MemTotal, h.MemFree, h.MemCached, h.MemBuffers = 0, 0, 0, 0
+		}
+		h.DiskPartMaxUsed = uint32(5000 + rnd(1000))
+		hc = append(hc, h)
+		for j, itf := range []struct {
+			index       uint32
+			name, kind  string
+			speed, rate uint64
+		}{{2, "eth0", "physical", 1e9, 40_000_000}, {5, "tun0", "tun", 0, 2_000_000}, {7, "", "veth", 1e10, 5_000_000}} {
+			speed := itf.speed
+			if itf.index == 2 && t >= at(11, 0) {
+				speed = 1e10
+			}
+			octets[j][0] += uint64(dt) * rnd(itf.rate)
+			octets[j][1] += uint64(dt) * rnd(itf.rate/2)
+			ic = append(ic, flow.InterfaceCounters{TimeReceived: t, ExporterAddress: addr, IfIndex: itf.index,
+				IfName: itf.name, IfKind: itf.kind, IfSpeed: speed, InOctets: octets[j][0], OutOctets: octets[j][1]})
+		}
+	}
+	return hc, ic
+}()
+
 var shared struct {
 	builder *Builder
 	tr      *chdb.Transport
@@ -177,10 +257,12 @@ func openFixture() (*Builder, error) {
 	if err := insert(ctx, tr, ss.InsertTable(schema.Flows), ss.FlowFields(), fixtureFlows); err != nil {
 		return nil, err
 	}
-	if err := insert(ctx, tr, ss.InsertTable(schema.HostCounters), schema.HostFields(), fixtureHostCounters); err != nil {
+	hc := append(slices.Clone(fixtureHostCounters), healthHostCounters...)
+	if err := insert(ctx, tr, ss.InsertTable(schema.HostCounters), schema.HostFields(), hc); err != nil {
 		return nil, err
 	}
-	if err := insert(ctx, tr, ss.InsertTable(schema.InterfaceCounters), schema.InterfaceFields(), fixtureIfCounters); err != nil {
+	ic := append(slices.Clone(fixtureIfCounters), healthIfCounters...)
+	if err := insert(ctx, tr, ss.InsertTable(schema.InterfaceCounters), schema.InterfaceFields(), ic); err != nil {
 		return nil, err
 	}
 	return New(DefaultConfig(), Dependencies{Flow: fs, Store: ss, Querier: tr,

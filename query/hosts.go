@@ -20,6 +20,10 @@ type HostsRequest struct {
 	Host       string // one host only, when set
 	Top        int    // entries in each top list (0: 5)
 	MaxHosts   int    // hosts returned, by traffic (0: 100)
+	// CPUPoints, when positive, asks for each host's CPU busy % over the
+	// range in at most that many buckets (HostSummary.CPUBusyPct), as
+	// HostHealthSeries computes it.
+	CPUPoints int
 }
 
 // Top is an entry of a top list: a label and its average rate (bps).
@@ -73,6 +77,9 @@ type HostSummary struct {
 	NewPeerCount uint64
 	Health       *HostHealth
 	Interfaces   []InterfaceUsage
+	// CPUBusyPct is the CPU busy % per bucket (NaN: no sample), when the
+	// request's CPUPoints asked for it.
+	CPUBusyPct []float64
 }
 
 // hostPlans prepares the flow statements of a hosts request: traffic,
@@ -94,6 +101,9 @@ func (b *Builder) hostPlans(req HostsRequest) ([]*plan, error) {
 	}
 	if top < 0 || top > b.cfg.DimensionsLimit || maxHosts < 0 || maxHosts > 10000 {
 		return nil, badRequest("top must be between 1 and %d, max hosts between 1 and 10000", b.cfg.DimensionsLimit)
+	}
+	if req.CPUPoints < 0 {
+		return nil, badRequest("CPU points must not be negative, got %d", req.CPUPoints)
 	}
 	col := func(n string) *flow.Column { c, _ := b.flow.Column(n); return c }
 	rate := "Bytes * SamplingRate * 8"
@@ -134,6 +144,9 @@ func (b *Builder) hostPlans(req HostsRequest) ([]*plan, error) {
 		})
 	return []*plan{traffic, processes, peers, newPeers}, nil
 }
+
+// cpuBusy is the CPU time not idle (host_cpu: every state but idle).
+const cpuBusy = "CPUUserMs + CPUNiceMs + CPUSystemMs + CPUWioMs + CPUIntrMs + CPUSintrMs + CPUStealMs"
 
 // delta is the increase of a cumulative counter over the rows of a group,
 // ignoring decreases (agent restarts, wraps).
@@ -193,6 +206,11 @@ func (b *Builder) Hosts(ctx context.Context, req HostsRequest) ([]HostSummary, e
 	if err := b.hostInterfaces(ctx, req, out); err != nil {
 		return nil, err
 	}
+	if req.CPUPoints > 0 {
+		if err := b.hostCPU(ctx, req, out, index); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 
@@ -202,7 +220,6 @@ func (b *Builder) hostHealthPlan(req HostsRequest, hosts []HostSummary) *plan {
 	for _, h := range hosts {
 		names = append(names, p.Bind("String", h.Host))
 	}
-	cpuBusy := "CPUUserMs + CPUNiceMs + CPUSystemMs + CPUWioMs + CPUIntrMs + CPUSintrMs + CPUStealMs"
 	sql := "SELECT HostName, max(TimeReceived), argMax(LoadOne, TimeReceived), argMax(CPUNum, TimeReceived), " +
 		delta(cpuBusy) + ", " + delta(cpuBusy+" + CPUIdleMs") + ", " +
 		"argMax(MemTotal, TimeReceived), argMax(MemFree + MemCached + MemBuffers, TimeReceived), " +

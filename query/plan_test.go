@@ -130,7 +130,16 @@ func TestGoldenSQL(t *testing.T) {
 		}
 		hosts := []HostSummary{{Host: "web-1", ExporterAddress: netipMust("192.0.2.1")}}
 		req := HostsRequest{Start: day, End: planNow}
-		golden(t, "hosts", append(plans, b.hostHealthPlan(req, hosts), b.hostInterfacesPlan(req, hosts))...)
+		req.CPUPoints = 48
+		golden(t, "hosts", append(plans, b.hostHealthPlan(req, hosts), b.hostInterfacesPlan(req, hosts),
+			b.hostCPUPlan(req, hosts))...)
+	})
+	t.Run("host-health", func(t *testing.T) {
+		h, i, err := b.hostHealthPlans(HostHealthRequest{Host: "web-1", Start: day, End: planNow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "host-health", h, i)
 	})
 }
 

@@ -90,6 +90,14 @@ func stepFor(d time.Duration, points int) time.Duration {
 	return steps[len(steps)-1]
 }
 
+// alignRange widens [start, end) to whole buckets of step.
+func alignRange(start, end time.Time, step time.Duration) (time.Time, time.Time) {
+	if t := alignDown(end, step); t.Before(end) {
+		end = t.Add(step)
+	}
+	return alignDown(start, step), end
+}
+
 // alignDown rounds t down to a multiple of step since the Unix epoch, as
 // the SQL buckets (intDiv of the timestamp) do. time.Truncate counts from
 // year 1, which differs for weeks.

@@ -192,10 +192,7 @@ func (b *Builder) tsPlan(req TimeSeriesRequest, f *filter.Filter, dims []*flow.C
 	used := append(append(slices.Clone(dims), f.Columns()...), extra...)
 	table, step := b.chooseTable(start, step, used)
 	value, _, _ := b.valueExpr(req.Unit, table)
-	start = alignDown(start, step)
-	if t := alignDown(end, step); t.Before(end) {
-		end = t.Add(step)
-	}
+	start, end = alignRange(start, end, step)
 	p := filter.NewParams("")
 	secs := itoa(int64(step / time.Second))
 	bucket := "intDiv(toUInt32(TimeReceived), " + secs + ") * " + secs

@@ -53,3 +53,19 @@ GROUP BY ExporterAddress, IfName
 ORDER BY ExporterAddress, IfName;
 -- params: p1=::ffff:192.0.2.1 p2=1795780800 p3=1795867200
 
+-- hosts-cpu on host_counters
+SELECT HostName, intDiv(t, 1800) * 1800 AS b, sumIf(dbusy, dt > 0 AND dup >= 0 AND dbusy >= 0 AND didle >= 0), sumIf(dbusy + didle, dt > 0 AND dup >= 0 AND dbusy >= 0 AND didle >= 0)
+FROM (
+  SELECT *, t - lagInFrame(t, 1, t) OVER w AS dt, cup - lagInFrame(cup, 1, cup) OVER w AS dup, cbusy - lagInFrame(cbusy, 1, cbusy) OVER w AS dbusy, cidle - lagInFrame(cidle, 1, cidle) OVER w AS didle
+  FROM (
+    SELECT toInt64(toUInt32(TimeReceived)) AS t, HostName, ExporterAddress, SubAgentID, toInt64(UptimeSeconds) AS cup, toInt64(CPUUserMs + CPUNiceMs + CPUSystemMs + CPUWioMs + CPUIntrMs + CPUSintrMs + CPUStealMs) AS cbusy, toInt64(CPUIdleMs) AS cidle
+    FROM hostflow.host_counters
+    WHERE HostName IN ({p1:String}) AND TimeReceived >= toDateTime({p2:UInt32}) AND TimeReceived < toDateTime({p3:UInt32})
+  )
+  WINDOW w AS (PARTITION BY HostName, ExporterAddress, SubAgentID ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+)
+WHERE t >= {p4:UInt32}
+GROUP BY HostName, b
+ORDER BY HostName, b;
+-- params: p1=web-1 p2=1795780200 p3=1795867200 p4=1795780800
+
