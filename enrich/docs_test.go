@@ -1,6 +1,7 @@
 package enrich
 
 import (
+	"net/netip"
 	"os"
 	"regexp"
 	"testing"
@@ -30,7 +31,7 @@ func TestDocumentedDefaults(t *testing.T) {
 	if err := config.Parse("docs/enrichment.md", m[1], &got); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(got.Enrich, DefaultConfig(), cmpopts.EquateEmpty()); diff != "" {
+	if diff := cmp.Diff(got.Enrich, DefaultConfig(), cmpopts.EquateEmpty(), cmpopts.EquateComparable(netip.Prefix{})); diff != "" {
 		t.Errorf("documented defaults differ from DefaultConfig (-doc +code):\n%s", diff)
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/hostflow/hostflow/enrich/metadata/inband"
 	"github.com/hostflow/hostflow/enrich/metadata/snmp"
 	"github.com/hostflow/hostflow/enrich/metadata/static"
+	tailmeta "github.com/hostflow/hostflow/enrich/metadata/tailnet"
 	"github.com/hostflow/hostflow/enrich/networks"
 	"github.com/hostflow/hostflow/flow"
 	"github.com/hostflow/hostflow/internal/config"
@@ -44,6 +45,9 @@ type Config struct {
 	InBand    inband.Config `yaml:"inband"`
 	SNMP      snmp.Config   `yaml:"snmp"`
 	Static    static.Config `yaml:"static"`
+	// Tailnet configures the tailnet provider (used when the collector runs
+	// an embedded tailnet node): exporter names from WhoIs.
+	Tailnet tailmeta.Config `yaml:"tailnet"`
 
 	GeoIP geoip.Config `yaml:"geoip"`
 	// ASProviders chooses Src/DstAS: the first of flow (the AS the exporter
@@ -101,6 +105,7 @@ func DefaultConfig() Config {
 		InBand:              inband.DefaultConfig(),
 		SNMP:                snmp.DefaultConfig(),
 		Static:              static.DefaultConfig(),
+		Tailnet:             tailmeta.DefaultConfig(),
 		GeoIP:               geoip.DefaultConfig(),
 		ASProviders:         []string{ASFlow, ASGeoIP},
 		BuiltinNetworks:     true,
@@ -148,6 +153,7 @@ func (c *Config) Validate() error {
 		config.Prefix("inband", c.InBand.Validate()),
 		config.Prefix("snmp", c.SNMP.Validate()),
 		config.Prefix("static", c.Static.Validate()),
+		config.Prefix("tailnet", c.Tailnet.Validate()),
 		config.Prefix("geoip", c.GeoIP.Validate()),
 		config.Prefix("networks", c.Networks.Validate()),
 		config.Prefix("classify", c.Classify.Validate()))

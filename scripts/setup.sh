@@ -19,7 +19,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-test_pkgs=(tshark pmacct softflowd snmpd snmp iperf3 clickhouse-server chromium iproute2 libcap2-bin procps tcpdump ethtool iputils-ping debootstrap systemd nftables bc)
+test_pkgs=(tshark pmacct softflowd snmpd snmp iperf3 clickhouse-server chromium iproute2 libcap2-bin procps tcpdump ethtool iputils-ping debootstrap systemd nftables bc strace)
 
 apt_install() {
   local missing=()

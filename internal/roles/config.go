@@ -18,6 +18,7 @@ import (
 	"github.com/hostflow/hostflow/internal/demo"
 	"github.com/hostflow/hostflow/query"
 	"github.com/hostflow/hostflow/store"
+	"github.com/hostflow/hostflow/tailnet"
 )
 
 // Config is the whole configuration file. Every role reads the sections it
@@ -41,6 +42,9 @@ type Config struct {
 	Query query.Config `yaml:"query"`
 	// Console: the web console and HTTP API v1.
 	Console console.Config `yaml:"console"`
+	// Tailnet: an embedded Tailscale node for the agent (sends through it)
+	// or the collector (listens and serves the console on it).
+	Tailnet tailnet.Config `yaml:"tailnet"`
 	// Demo: the namespace and link of standalone --demo-traffic.
 	Demo demo.Config `yaml:"demo"`
 }
@@ -74,6 +78,7 @@ func Defaults() Config {
 		Store:   store.DefaultConfig(),
 		Query:   query.DefaultConfig(),
 		Console: console.DefaultConfig(),
+		Tailnet: tailnet.DefaultConfig(),
 		Demo:    demo.DefaultConfig(),
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/hostflow/hostflow/agent"
+	"github.com/hostflow/hostflow/agent/exporter"
 	"github.com/hostflow/hostflow/collector"
 	"github.com/hostflow/hostflow/console"
 	"github.com/hostflow/hostflow/decoder"
@@ -16,6 +17,7 @@ import (
 	"github.com/hostflow/hostflow/internal/daemon"
 	"github.com/hostflow/hostflow/query"
 	"github.com/hostflow/hostflow/store"
+	"github.com/hostflow/hostflow/tailnet"
 )
 
 // App is a role's set of components, started in order and stopped in
@@ -33,6 +35,7 @@ type App struct {
 	Agent   *agent.Agent
 	Console *console.Console
 	Ops     *daemon.HTTPServer
+	Tailnet *tailnet.Node
 }
 
 // NewApp prepares an empty app with a logger built from cfg.
@@ -62,7 +65,11 @@ func (a *App) AddCollector(cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	en, err := enrich.New(cfg.Enrich, enrich.Dependencies{Reporter: a.Reporter})
+	node, err := a.tailnetNode(cfg, "collector")
+	if err != nil {
+		return err
+	}
+	en, err := enrich.New(cfg.Enrich, a.enrichDeps(cfg, node))
 	if err != nil {
 		return fmt.Errorf("enrich: %w", err)
 	}
@@ -93,10 +100,14 @@ func (a *App) AddCollector(cfg *Config) error {
 		NewAppender: func() collector.Appender { return st.NewAppender() },
 		Tap:         tap,
 	})
-	in, err := inlet.New(cfg.Inlet, inlet.Dependencies{
+	inDeps := inlet.Dependencies{
 		Reporter:   a.Reporter,
 		NewHandler: func(protocol string) inlet.Handler { return pipe.NewWorker(protocol) },
-	})
+	}
+	if node != nil {
+		inDeps.PacketConns = node.InletConns
+	}
+	in, err := inlet.New(cfg.Inlet, inDeps)
 	if err != nil {
 		return fmt.Errorf("inlet: %w", err)
 	}
@@ -104,10 +115,17 @@ func (a *App) AddCollector(cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("query: %w", err)
 	}
-	con, err := console.New(cfg.Console, console.Dependencies{
+	conDeps := console.Dependencies{
 		Reporter: a.Reporter, Flow: schema, Store: st.Schema(), Builder: builder, Querier: st, Tap: tap,
 		Ops: daemon.OpsMux(a.Reporter, cfg.HTTP.Pprof),
-	})
+	}
+	if node != nil {
+		conDeps.Identify = node.Identify
+		if cfg.Tailnet.ConsoleOnlyTailnet {
+			conDeps.Listener = node.ConsoleListener()
+		}
+	}
+	con, err := console.New(cfg.Console, conDeps)
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
 	}
@@ -122,7 +140,21 @@ func (a *App) AddCollector(cfg *Config) error {
 
 // AddAgent adds the host agent.
 func (a *App) AddAgent(cfg *Config) error {
-	ag, err := agent.New(cfg.Agent, agent.Deps{Reporter: a.Reporter})
+	deps := agent.Deps{Reporter: a.Reporter}
+	// In standalone the collector part owns the node and the agent sends
+	// over loopback.
+	if cfg.Tailnet.Enabled && a.Tailnet == nil {
+		node, err := a.tailnetNode(cfg, "agent")
+		if err != nil {
+			return err
+		}
+		tr := exporter.Tailnet{Node: node}
+		deps.Transport, deps.Addrs = tr, tr.Addrs
+		if cfg.Agent.AgentAddress == "" {
+			cfg.Agent.AgentInterface = exporter.TailnetInterface
+		}
+	}
+	ag, err := agent.New(cfg.Agent, deps)
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
