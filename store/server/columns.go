@@ -105,6 +105,9 @@ func readRows(rows driver.Rows) (*transport.Result, error) {
 		row := make([]any, len(dest))
 		for i := range dest {
 			row[i] = normalize(reflect.ValueOf(dest[i]).Elem())
+			if s, ok := row[i].(string); ok {
+				row[i] = transport.TrimPadding(res.Columns[i].Type, s)
+			}
 		}
 		res.Rows = append(res.Rows, row)
 	}

@@ -104,11 +104,7 @@ func convert(typ string, v json.RawMessage) (any, error) {
 	if err := json.Unmarshal(v, &s); err != nil {
 		return string(v), nil
 	}
-	if strings.HasPrefix(t, "FixedString(") {
-		// FixedString pads with NULs: an empty country is "\x00\x00".
-		s = strings.TrimRight(s, "\x00")
-	}
-	return s, nil
+	return TrimPadding(t, s), nil
 }
 
 func unquote(v json.RawMessage) string {

@@ -39,10 +39,21 @@ type Column struct {
 // ClickHouse type: UInt*/Enum → uint64 (Enum as its name: string), Int* →
 // int64, Float* → float64, String/FixedString/LowCardinality → string,
 // DateTime → time.Time (UTC), IPv6/IPv4 → netip.Addr, Array(T) → []any,
-// Nullable NULL → nil.
+// Nullable NULL → nil. FixedString values come without their NUL padding
+// (TrimPadding), whatever the transport.
 type Result struct {
 	Columns []Column
 	Rows    [][]any
+}
+
+// TrimPadding returns a text value of ClickHouse type typ as users mean
+// it: FixedString(N) pads shorter values with NULs (an unknown country is
+// "\x00\x00"), which are removed.
+func TrimPadding(typ, s string) string {
+	if t, _ := baseType(typ); strings.HasPrefix(t, "FixedString(") {
+		return strings.TrimRight(s, "\x00")
+	}
+	return s
 }
 
 // EscapeParam encodes a parameter value the way ClickHouse parses bound
