@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +66,24 @@ func fixture() []flow.Record {
 	return recs
 }
 
+// counters are web-1's host and interface counters, one sample a minute
+// from 50 minutes ago: 4 CPUs a quarter busy, eth0 (1 Gbps) receiving
+// 1 Mbps. db-1 sends none.
+func counters() ([]flow.HostCounters, []flow.InterfaceCounters) {
+	var hc []flow.HostCounters
+	var ic []flow.InterfaceCounters
+	for k := uint32(0); k < 50; k++ {
+		t := uint32(now.Add(-time.Duration(50-k) * time.Minute).Unix())
+		addr := netip.MustParseAddr("10.0.0.1")
+		hc = append(hc, flow.HostCounters{TimeReceived: t, ExporterAddress: addr, HostName: "web-1", CPUNum: 4,
+			LoadOne: 1, CPUUserMs: 60_000 * k, CPUIdleMs: 180_000 * k, UptimeSeconds: 1000 + 60*k,
+			MemTotal: 8 << 30, MemFree: 2 << 30})
+		ic = append(ic, flow.InterfaceCounters{TimeReceived: t, ExporterAddress: addr, IfIndex: 2, IfName: "eth0",
+			IfKind: "physical", IfSpeed: 1e9, InOctets: 7_500_000 * uint64(k)})
+	}
+	return hc, ic
+}
+
 type env struct {
 	srv     *httptest.Server
 	console *Console
@@ -102,6 +122,9 @@ func setup(t *testing.T, anonymous string) *env {
 	recs := fixture()
 	app := st.NewAppender()
 	app.AppendFlows(recs)
+	hc, ic := counters()
+	app.AppendHosts(hc)
+	app.AppendInterfaces(ic)
 	app.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -338,6 +361,112 @@ func TestHostsEndpoint(t *testing.T) {
 	}
 	if code, _ := e.get(t, "/api/v1/hosts/nope?start=now-1h", ""); code != 404 {
 		t.Errorf("unknown host: %d", code)
+	}
+}
+
+// The health series over the counters of counters(): nothing before the
+// first sample, a gauge but no rate in its bucket (no interval ends
+// there), then the known rates; null in JSON where there is no value.
+func TestHostHealthEndpoint(t *testing.T) {
+	e := setup(t, ScopeRead)
+	code, body := e.get(t, "/api/v1/hosts/web-1/health?start=now-1h&points=60", "")
+	if code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	var out struct {
+		Step       int64      `json:"step"`
+		Times      []string   `json:"times"`
+		Samples    uint64     `json:"samples"`
+		CPUBusyPct []*float64 `json:"cpuBusyPct"`
+		Load1      []*float64 `json:"load1"`
+		MemUsedPct []*float64 `json:"memUsedPct"`
+		Interfaces []struct {
+			Name  string     `json:"name"`
+			Speed uint64     `json:"speed"`
+			InBps []*float64 `json:"inBps"`
+			InPct []*float64 `json:"inPct"`
+		} `json:"interfaces"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Step != 60 || len(out.Times) != 60 || out.Samples != 50 || len(out.CPUBusyPct) != 60 || len(out.Interfaces) != 1 {
+		t.Fatalf("unexpected shape: %s", body)
+	}
+	value := func(p *float64) string {
+		if p == nil {
+			return "null"
+		}
+		return strconv.FormatFloat(*p, 'g', 6, 64)
+	}
+	eth0 := out.Interfaces[0]
+	for i := range 60 {
+		want := [5]string{"null", "null", "null", "null", "null"} // cpu, load, mem, in bps, in %
+		switch {
+		case i == 10: // the first sample (50 minutes ago)
+			want = [5]string{"null", "1", "75", "null", "null"}
+		case i > 10:
+			want = [5]string{"25", "1", "75", "1e+06", "0.1"}
+		}
+		got := [5]string{value(out.CPUBusyPct[i]), value(out.Load1[i]), value(out.MemUsedPct[i]), value(eth0.InBps[i]), value(eth0.InPct[i])}
+		if got != want {
+			t.Fatalf("bucket %d (%s):\n-got  %v\n+want %v", i, out.Times[i], got, want)
+		}
+	}
+	if eth0.Name != "eth0" || eth0.Speed != 1e9 {
+		t.Errorf("interface %+v", eth0)
+	}
+	// A host without counters is not an error.
+	code, body = e.get(t, "/api/v1/hosts/db-1/health?start=now-1h", "")
+	if code != 200 || !strings.Contains(string(body), `"samples":0`) || !strings.Contains(string(body), `"cpuBusyPct":[null,`) {
+		t.Errorf("db-1: %d %s", code, body)
+	}
+	code, body = e.get(t, "/api/v1/hosts/web-1/health?interfaces=0", "")
+	if code != 400 || !strings.Contains(string(body), "parameter interfaces") {
+		t.Errorf("interfaces=0: %d %s", code, body)
+	}
+	// The hosts list's CPU sparklines, on request only.
+	code, body = e.get(t, "/api/v1/hosts?start=now-1h&cpu-points=60", "")
+	var hosts struct {
+		Hosts []struct {
+			Host      string     `json:"host"`
+			CPUSeries []*float64 `json:"cpuSeries"`
+		} `json:"hosts"`
+	}
+	if err := json.Unmarshal(body, &hosts); code != 200 || err != nil || len(hosts.Hosts) != 2 {
+		t.Fatalf("hosts: %d %s %v", code, body, err)
+	}
+	for _, h := range hosts.Hosts {
+		want := map[string]string{"web-1": "25", "db-1": "null"}[h.Host]
+		if len(h.CPUSeries) != 60 || value(h.CPUSeries[30]) != want {
+			t.Errorf("%s: CPU series %d values, [30] = %s, want %s", h.Host, len(h.CPUSeries), value(h.CPUSeries[30]), want)
+		}
+	}
+	if _, body := e.get(t, "/api/v1/hosts?start=now-1h", ""); strings.Contains(string(body), "cpuSeries") {
+		t.Error("CPU series sent without cpu-points")
+	}
+}
+
+// No API answer carries NUL-padded strings: FixedString columns (the
+// countries, empty in this fixture) come back trimmed.
+func TestNoNULPadding(t *testing.T) {
+	e := setup(t, ScopeRead)
+	for _, path := range []string{
+		"/api/v1/topn?start=now-1h&dimensions=SrcCountry,DstCountry",
+		"/api/v1/timeseries?start=now-1h&dimensions=SrcCountry",
+		"/api/v1/sankey?start=now-1h&dimensions=SrcCountry,DstCountry",
+		"/api/v1/flows?start=now-1h&limit=5&columns=SrcCountry,DstCountry,HostName",
+		"/api/v1/flows?start=now-1h&limit=5&columns=SrcCountry,DstCountry&format=csv",
+		"/api/v1/filter/complete?q=SrcCountry%20%3D%20",
+	} {
+		code, body := e.get(t, path, "")
+		if code != 200 || bytes.Contains(body, []byte(`\u0000`)) || bytes.IndexByte(body, 0) >= 0 {
+			t.Errorf("%s: %d %q", path, code, body)
+		}
+	}
+	code, body := e.get(t, "/api/v1/topn?start=now-1h&dimensions=SrcCountry", "")
+	if code != 200 || !strings.Contains(string(body), `"labels":[""]`) {
+		t.Errorf("the empty country: %d %s", code, body)
 	}
 }
 

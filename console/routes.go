@@ -22,6 +22,7 @@ func (c *Console) routesSetup() {
 	c.api("GET /api/v1/flows", scopeRead, c.getFlows)
 	c.api("GET /api/v1/hosts", scopeRead, c.getHosts)
 	c.api("GET /api/v1/hosts/{host}", scopeRead, c.getHost)
+	c.api("GET /api/v1/hosts/{host}/health", scopeRead, c.getHostHealth)
 	c.api("GET /api/v1/exporters", scopeRead, c.getExporters)
 	c.api("GET /api/v1/filter/validate", scopeRead, c.getFilterValidate)
 	c.api("GET /api/v1/filter/complete", scopeRead, c.getFilterComplete)
@@ -363,9 +364,10 @@ func (c *Console) hostsRequest(p *params) query.HostsRequest {
 	start, end := p.timeRange(time.Duration(c.cfg.MaxRange))
 	return query.HostsRequest{
 		Start: start, End: end,
-		Filter:   p.str("filter", ""),
-		Top:      p.integer("top", 5, 1, 100),
-		MaxHosts: p.integer("limit", 100, 1, 10000),
+		Filter:    p.str("filter", ""),
+		Top:       p.integer("top", 5, 1, 100),
+		MaxHosts:  p.integer("limit", 100, 1, 10000),
+		CPUPoints: p.integer("cpu-points", 0, 0, 1000),
 	}
 }
 
@@ -414,6 +416,9 @@ type hostOut struct {
 	NewPeerCount    uint64         `json:"newPeerCount"`
 	Health          *hostHealthOut `json:"health,omitempty"`
 	Interfaces      []interfaceOut `json:"interfaces"`
+	// CPUSeries is the CPU busy % over the range (null: no sample), with
+	// cpu-points.
+	CPUSeries gaps `json:"cpuSeries,omitempty"`
 }
 
 type interfaceOut struct {
@@ -464,7 +469,7 @@ func hostsJSON(in []query.HostSummary) []hostOut {
 	for i, h := range in {
 		o := hostOut{Host: h.Host, InBps: h.InBps, OutBps: h.OutBps, InPps: h.InPps, OutPps: h.OutPps, Flows: h.Flows,
 			TopProcesses: topsJSON(h.TopProcesses), TopPeers: topsJSON(h.TopPeers), NewPeers: topsJSON(h.NewPeers),
-			NewPeerCount: h.NewPeerCount, Interfaces: []interfaceOut{}}
+			NewPeerCount: h.NewPeerCount, Interfaces: []interfaceOut{}, CPUSeries: h.CPUBusyPct}
 		if h.ExporterAddress.IsValid() {
 			o.ExporterAddress = h.ExporterAddress.Unmap().String()
 		}
