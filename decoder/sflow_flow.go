@@ -1,6 +1,7 @@
 package decoder
 
 import (
+	"bytes"
 	"net/netip"
 	"strconv"
 
@@ -247,23 +248,27 @@ func (s *SFlow) process(p *sflow.ProcessInfo, r *flow.Record) {
 }
 
 // procCache remembers the strings of recently seen processes, so that the
-// usual case (the same process again) costs one array index and a few byte
-// comparisons instead of five string-table lookups. It is direct-mapped by
-// PID: a collision just replaces the entry.
+// usual case (the same process again) costs one array index and one
+// comparison of the record's bytes instead of five string-table lookups.
+// It is direct-mapped by PID: a collision just replaces the entry. Equal
+// record bytes are equal records, so a hit maps exactly as a fill would.
 type procCache [256]procEntry
+
+// maxCachedProcess bounds the records the cache keeps (256 of them): the
+// largest a hostflow agent sends, every string at its maximum, is 1008
+// bytes. Longer ones (another encoder's) are mapped but not remembered.
+const maxCachedProcess = 1024
 
 type procEntry struct {
 	filled                              bool
-	pid, uid                            uint32
-	exe, comm, rawUser                  string // as received, to recognise the process
+	raw                                 []byte // the record as received (sflow.ProcessInfo.Raw), reused
 	name, user, cgroup, unit, container string // as mapped
 }
 
 func (c *procCache) lookup(p *sflow.ProcessInfo) *procEntry {
 	e := &c[p.PID%uint32(len(c))]
-	if !e.filled || e.pid != p.PID || e.uid != p.UID || e.exe != string(p.Exe) || e.comm != string(p.Comm) ||
-		e.rawUser != string(p.User) || e.cgroup != string(p.Cgroup) || e.unit != string(p.Unit) ||
-		e.container != string(p.Container) {
+	// A record that was not decoded (no Raw) is never recognised.
+	if !e.filled || p.Raw() == nil || !bytes.Equal(e.raw, p.Raw()) {
 		return nil
 	}
 	return e
@@ -271,18 +276,22 @@ func (c *procCache) lookup(p *sflow.ProcessInfo) *procEntry {
 
 func (c *procCache) fill(p *sflow.ProcessInfo, str *interner, uidBuf *[]byte) *procEntry {
 	e := &c[p.PID%uint32(len(c))]
-	*e = procEntry{filled: true, pid: p.PID, uid: p.UID, exe: str.bytes(p.Exe), comm: str.bytes(p.Comm), rawUser: str.bytes(p.User),
-		cgroup: str.bytes(p.Cgroup), unit: str.bytes(p.Unit), container: str.bytes(p.Container)}
-	e.name = e.exe
-	if e.name == "" {
-		e.name = e.comm
+	e.filled = len(p.Raw()) <= maxCachedProcess
+	if e.filled {
+		e.raw = append(e.raw[:0], p.Raw()...)
 	}
+	e.name = str.bytes(p.Exe)
+	if e.name == "" {
+		e.name = str.bytes(p.Comm)
+	}
+	e.user = ""
 	switch {
-	case e.rawUser != "":
-		e.user = e.rawUser
+	case len(p.User) > 0:
+		e.user = str.bytes(p.User)
 	case p.UID != sflow.UIDUnknown:
 		*uidBuf = strconv.AppendUint((*uidBuf)[:0], uint64(p.UID), 10)
 		e.user = str.bytes(*uidBuf)
 	}
+	e.cgroup, e.unit, e.container = str.bytes(p.Cgroup), str.bytes(p.Unit), str.bytes(p.Container)
 	return e
 }

@@ -1,6 +1,8 @@
 package decoder
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"testing"
 	"unsafe"
@@ -63,6 +65,39 @@ func TestSFlowProcessCache(t *testing.T) {
 		if r.ProcessName != s.name || r.ProcessUser != s.user || r.Unit != s.unit || r.ProcessID != s.proc.PID {
 			t.Errorf("step %d: pid %d name %q user %q unit %q, want %d %q %q %q", i,
 				r.ProcessID, r.ProcessName, r.ProcessUser, r.Unit, s.proc.PID, s.name, s.user, s.unit)
+		}
+	}
+}
+
+// TestSFlowProcessCacheBounded: a process record longer than any hostflow
+// agent sends (here from another encoder: a 2000-byte cgroup) is mapped
+// each time but not kept by the cache.
+func TestSFlowProcessCacheBounded(t *testing.T) {
+	d, _ := sfNew(t)
+	cgroup := bytes.Repeat([]byte("c"), 2000)
+	var body []byte
+	for _, w := range []uint32{7, 0, 1} { // pid, uid, comm length
+		body = binary.BigEndian.AppendUint32(body, w)
+	}
+	body = append(body, 'x', 0, 0, 0)
+	body = binary.BigEndian.AppendUint32(body, 0) // exe
+	body = binary.BigEndian.AppendUint32(body, uint32(len(cgroup)))
+	body = append(body, cgroup...)
+	body = append(body, make([]byte, 4*4)...) // unit, container, user: empty
+	fs := sfSample(0)
+	fs.Unknown = []sflow.Unknown{{Format: sflow.MakeFormat(sflow.DefaultEnterprise, sflow.HostflowFormatProcess), Data: body}}
+	payload := sfEncode(t, sfFlowDatagram(fs))
+	for i := range 2 {
+		var b Batch
+		if err := d.Decode(Packet{Payload: payload, Source: sfSource, Received: sfNow}, &b); err != nil {
+			t.Fatal(err)
+		}
+		if r := &b.Flows[0]; r.ProcessID != 7 || r.ProcessName != "x" || r.ProcessUser != "0" || len(r.Cgroup) != maxInternLen {
+			t.Errorf("decode %d: pid %d name %q user %q cgroup of %d bytes, want 7 \"x\" \"0\" and %d bytes",
+				i, r.ProcessID, r.ProcessName, r.ProcessUser, len(r.Cgroup), maxInternLen)
+		}
+		if e := &d.procs[7]; e.filled || len(e.raw) != 0 {
+			t.Errorf("decode %d: a %d-byte record was cached", i, len(body))
 		}
 	}
 }

@@ -89,6 +89,7 @@ func (h *SampledHeader) decode(c *cursor) {
 }
 
 func (p *ProcessInfo) decode(c *cursor) {
+	p.raw = c.rest()
 	if ids := c.take(8, "pid and uid"); ids != nil {
 		p.PID, p.UID = be32(ids), be32(ids[4:])
 	}
@@ -114,6 +115,7 @@ func (p *ProcessInfo) decodeWhole(b []byte) bool {
 	if len(b) < 8 {
 		return false
 	}
+	p.raw = b[:len(b):len(b)]
 	p.PID, p.UID = be32(b), be32(b[4:])
 	b = b[8:]
 	// A failed xdrOpaque returns no rest, so the ones after it fail too

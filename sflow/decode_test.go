@@ -1,6 +1,7 @@
 package sflow
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"net/netip"
@@ -294,15 +295,18 @@ func TestDecodeWhole(t *testing.T) {
 			if !ok {
 				continue
 			}
-			if diff := cmp.Diff(whole, cur); diff != "" {
+			if diff := cmp.Diff(whole, cur, cmp.AllowUnexported(ProcessInfo{})); diff != "" {
 				t.Errorf("body %d cut at %d: process (-decodeWhole +decode):\n%s", i, n, diff)
 			}
 			if diff := cmp.Diff(wholeH, curH); diff != "" {
 				t.Errorf("body %d cut at %d: sampled header (-decodeWhole +decode):\n%s", i, n, diff)
 			}
 			if n == len(body) && i < len(processes) {
-				if diff := cmp.Diff(whole, processes[i], cmpopts.EquateEmpty()); diff != "" {
+				if diff := cmp.Diff(whole, processes[i], cmpopts.EquateEmpty(), cmpopts.IgnoreUnexported(ProcessInfo{})); diff != "" {
 					t.Errorf("body %d: process (-decoded +encoded):\n%s", i, diff)
+				}
+				if !bytes.Equal(whole.Raw(), b) {
+					t.Errorf("body %d: Raw() = %x, want the body %x", i, whole.Raw(), b)
 				}
 			}
 		}

@@ -20,7 +20,7 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 var cmpOpts = cmp.Options{
 	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
 	cmpopts.EquateEmpty(),
-	cmpopts.IgnoreUnexported(Datagram{}, ExtendedGateway{}, HostAdapters{}),
+	cmpopts.IgnoreUnexported(Datagram{}, ExtendedGateway{}, HostAdapters{}, ProcessInfo{}),
 }
 
 var (

@@ -32,7 +32,16 @@ type ProcessInfo struct {
 	Unit      []byte // systemd unit (≤ 256)
 	Container []byte // container ID (≤ 128)
 	User      []byte // user name of UID (≤ 64)
+
+	raw []byte // the record's body, when decoded
 }
+
+// Raw returns the record's body as Decode read it (a sub-slice of the
+// datagram, like the strings), or nil if p was not decoded. Equal bodies
+// are equal records, so a collector can recognise a process it has seen
+// with one comparison instead of one per string. Raw is not updated when
+// fields are changed.
+func (p *ProcessInfo) Raw() []byte { return p.raw }
 
 // IfKind is the kind of an interface in InterfaceInfo.
 type IfKind uint32
