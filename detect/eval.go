@@ -32,7 +32,7 @@ type evaluation struct {
 	rule string
 }
 
-// window returns the start of the rule's window ending at end.
+// start returns the start of the rule's window ending at end.
 func (ev *evaluation) start(rc RuleConfig) time.Time {
 	return ev.end.Add(-time.Duration(rc.Window))
 }
@@ -83,7 +83,7 @@ func at(p *filter.Params, t time.Time) string {
 	return "toDateTime(" + p.Bind("UInt32", strconv.FormatInt(t.Unix(), 10)) + ")"
 }
 
-// flowFilter is a parsed exclusion filter and the columns it reads.
+// flowFilter is a rule's parsed exclusion filter (nil f: none).
 type flowFilter struct {
 	f *filter.Filter
 }
