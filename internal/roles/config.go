@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hostflow/hostflow/agent"
+	"github.com/hostflow/hostflow/collector"
 	"github.com/hostflow/hostflow/console"
 	"github.com/hostflow/hostflow/decoder"
 	"github.com/hostflow/hostflow/enrich"
@@ -31,6 +32,9 @@ type Config struct {
 	Agent agent.Config `yaml:"agent"`
 	// Inlet: the collector's UDP listeners.
 	Inlet inlet.Config `yaml:"inlet"`
+	// Collector: what the collector does between decoding and storing
+	// (per-exporter rate limit).
+	Collector collector.Config `yaml:"collector"`
 	// SFlow and NetFlow: decoder settings.
 	SFlow   decoder.SFlowConfig   `yaml:"sflow"`
 	NetFlow decoder.NetFlowConfig `yaml:"netflow"`
@@ -68,18 +72,19 @@ type HTTPConfig struct {
 // Defaults returns the configuration used when no file is given.
 func Defaults() Config {
 	return Config{
-		Log:     LogConfig{Level: "info", Format: "auto"},
-		HTTP:    HTTPConfig{Listen: "127.0.0.1:9465"},
-		Agent:   agent.DefaultConfig(),
-		Inlet:   inlet.DefaultConfig(),
-		SFlow:   decoder.DefaultSFlowConfig(),
-		NetFlow: decoder.DefaultNetFlowConfig(),
-		Enrich:  enrich.DefaultConfig(),
-		Store:   store.DefaultConfig(),
-		Query:   query.DefaultConfig(),
-		Console: console.DefaultConfig(),
-		Tailnet: tailnet.DefaultConfig(),
-		Demo:    demo.DefaultConfig(),
+		Log:       LogConfig{Level: "info", Format: "auto"},
+		HTTP:      HTTPConfig{Listen: "127.0.0.1:9465"},
+		Agent:     agent.DefaultConfig(),
+		Inlet:     inlet.DefaultConfig(),
+		Collector: collector.DefaultConfig(),
+		SFlow:     decoder.DefaultSFlowConfig(),
+		NetFlow:   decoder.DefaultNetFlowConfig(),
+		Enrich:    enrich.DefaultConfig(),
+		Store:     store.DefaultConfig(),
+		Query:     query.DefaultConfig(),
+		Console:   console.DefaultConfig(),
+		Tailnet:   tailnet.DefaultConfig(),
+		Demo:      demo.DefaultConfig(),
 	}
 }
 
@@ -107,6 +112,7 @@ func (c *Config) Validate() error {
 	errs = append(errs,
 		config.Prefix("agent", c.Agent.Validate()),
 		config.Prefix("inlet", c.Inlet.Validate()),
+		config.Prefix("collector", c.Collector.Validate()),
 		config.Prefix("sflow", c.SFlow.Validate()),
 		config.Prefix("netflow", c.NetFlow.Validate()),
 		config.Prefix("enrich", c.Enrich.Validate()),

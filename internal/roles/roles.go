@@ -83,7 +83,7 @@ func (a *App) AddCollector(cfg *Config) error {
 		return fmt.Errorf("netflow: %w", err)
 	}
 	tap := collector.NewTap()
-	pipe := collector.New(collector.Dependencies{
+	pipe, err := collector.NewPipeline(cfg.Collector, collector.Dependencies{
 		Reporter: a.Reporter,
 		NewDecoder: func(protocol string) decoder.Decoder {
 			// Each socket goroutine owns its decoder; SO_REUSEPORT keeps an
@@ -100,6 +100,9 @@ func (a *App) AddCollector(cfg *Config) error {
 		NewAppender: func() collector.Appender { return st.NewAppender() },
 		Tap:         tap,
 	})
+	if err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
 	inDeps := inlet.Dependencies{
 		Reporter:   a.Reporter,
 		NewHandler: func(protocol string) inlet.Handler { return pipe.NewWorker(protocol) },
