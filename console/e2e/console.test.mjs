@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { chartOption, chromiumPath, launch, startServer } from './harness.mjs';
+import { chartOption, chartValues, chromiumPath, launch, settled, startServer } from './harness.mjs';
 
 let server;
 let browser;
@@ -108,6 +108,8 @@ describe('console', { skip: noBrowser }, () => {
     assert.match(await text(p, '[data-top="DstAS"] li'), /AS15169/);
     assert.match(await text(p, '[data-top="DstCountry"] li'), /US[\s\S]*DE/);
     assert.match(await text(p, '[data-top="Proto"] li'), /tcp[\s\S]*udp[\s\S]*icmp/);
+    // Every card, widget and chart finishes loading (what make screenshots waits for).
+    await settled(p);
     // The real detector found the fixture's port scan (it may still have
     // been evaluating when the page loaded: reload until it shows).
     await until(async () => {
@@ -128,7 +130,8 @@ describe('console', { skip: noBrowser }, () => {
     // A widget row leads to Visualize with its filter.
     await p.click('[data-top="ProcessName"] li >> text=postgres');
     await p.waitForURL(/\/visualize\?/);
-    assert.equal(new URL(p.url()).searchParams.get('filter'), "ProcessName = 'postgres'");
+    // The Processes widget counts host traffic only: its filter goes along.
+    assert.equal(new URL(p.url()).searchParams.get('filter'), "HostName != '' AND ProcessName = 'postgres'");
     assert.deepEqual(names(await chartOption(p, 'visualize')), ['postgres']);
     assert.deepEqual(p.errors, []);
     await p.close();
@@ -288,7 +291,10 @@ describe('console', { skip: noBrowser }, () => {
     await p.locator('[data-hosts-table] tbody tr').first().waitFor();
     const hosts = await p.locator('[data-hosts-table] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.host));
     assert.deepEqual(hosts, ['web-1', 'web-2', 'db-1', 'cache-1']);
-    await until(async () => (await p.locator('[data-host=web-1] .spark path').getAttribute('d'))?.length > 100, 'sparkline drawn');
+    await until(async () => (await p.locator('[data-host=web-1] .spark path').first().getAttribute('d'))?.length > 100, 'sparkline drawn');
+    // The CPU sparkline: one unbroken line over the day (a sample every 5 minutes).
+    const cpu = await p.locator('[data-host=web-1] .spark.cpu path').getAttribute('d');
+    assert.match(cpu, /^M[^M]{400,}$/, `CPU sparkline ${cpu}`);
     assert.equal(await p.locator('[data-host=db-1] .dot').getAttribute('class'), 'dot warn', 'db-1 disk at 81 % is a warning');
     await p.fill('input[name=q]', 'web');
     await until(async () => (await p.locator('[data-hosts-table] tbody tr').count()) === 2, 'search narrows the list');
@@ -298,7 +304,30 @@ describe('console', { skip: noBrowser }, () => {
     assert.match(await text(p, '[data-health]'), /CPU busy[\s\S]*Memory used[\s\S]*Fullest disk\s*42%/);
     assert.match(await text(p, '[data-interfaces]'), /eth0[\s\S]*physical[\s\S]*10Gbps/);
     let opt = await chartOption(p, 'host-traffic');
-    assert.deepEqual(names(opt), ['nginx', 'node', 'sshd', 'systemd-resolved']);
+    assert.deepEqual(names(opt), ['(unattributed)', 'nginx', 'node', 'sshd', 'systemd-resolved']);
+    assert.match(await text(p, '[data-list=processes]'), /nginx[\s\S]*\(unattributed\)/);
+    // Health over time, from the fixture's host and interface counters.
+    const health = {
+      'health-usage': ['CPU busy', 'Fullest disk', 'Memory used'],
+      'health-load': ['CPUs', 'Load (1 min)'],
+      'health-tcp': ['% of segments sent', 'Retransmits/s'],
+      'health-errors': ['Drops/s', 'Errors/s'],
+      'health-interfaces': ['eth0 in', 'eth0 out'],
+      'health-utilisation': ['eth0 in', 'eth0 out'],
+    };
+    for (const [chart, want] of Object.entries(health)) {
+      const o = await chartOption(p, chart);
+      assert.deepEqual(names(o), want, chart);
+      assert.ok(o.series.every((s) => s.points >= 144), `${chart}: ${JSON.stringify(o.series)}`);
+    }
+    // web-1: memory used = 1 - free 1/5 - cached 1/4 - buffers 1/50 = 53 %,
+    // CPU busy 12 % × load 1.5 × the daily shape (0.4-1.6), fullest disk 42 %.
+    const values = async (chart, s) => (await chartValues(p, chart, s)).filter((v) => v !== null);
+    const mem = await values('health-usage', 'Memory used');
+    assert.ok(mem.length >= 143 && mem.every((v) => Math.abs(v - 53) < 0.01), `memory ${mem}`);
+    const busy = await values('health-usage', 'CPU busy');
+    assert.ok(busy.length >= 143 && busy.every((v) => v > 5 && v < 31), `CPU ${busy}`);
+    assert.ok((await values('health-usage', 'Fullest disk')).every((v) => v === 42));
     assert.match(await text(p, '[data-list=peers]'), /198\.51\.100\.10/);
     await p.click('[data-by=Unit]');
     await p.waitForURL(/by=Unit/);

@@ -110,3 +110,30 @@ export async function chartOption(page, name) {
     };
   }, name);
 }
+
+/**
+ * settled waits until nothing on the page is loading: no element marked
+ * aria-busy (loading placeholders, cards without their value, charts not
+ * drawn yet, sparklines waiting for data).
+ */
+export async function settled(page, timeout = 30_000) {
+  try {
+    await page.waitForFunction(() => document.querySelectorAll('[aria-busy="true"]').length === 0, null, { timeout });
+  } catch (e) {
+    const busy = await page.evaluate(() =>
+      [...document.querySelectorAll('[aria-busy="true"]')].map((el) => el.dataset.chart ?? el.dataset.card ?? el.textContent.trim().slice(0, 40)),
+    );
+    throw new Error(`still loading after ${timeout} ms: ${busy.join(', ')}`, { cause: e });
+  }
+}
+
+/** chartValues reads the values of one series of the chart `name`. */
+export function chartValues(page, name, series) {
+  return page.evaluate(
+    ([n, s]) => {
+      const o = window.echarts.getInstanceByDom(document.querySelector(`[data-chart="${n}"]`)).getOption();
+      return o.series.find((x) => x.name === s).data.map((d) => d[1]);
+    },
+    [name, series],
+  );
+}

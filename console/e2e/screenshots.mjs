@@ -2,7 +2,7 @@
 // fixture, saved to docs/screenshots/ (light; the home page also dark).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chartOption, launch, repo, startServer } from './harness.mjs';
+import { chartOption, launch, repo, settled, startServer } from './harness.mjs';
 
 const out = join(repo, 'docs', 'screenshots');
 mkdirSync(out, { recursive: true });
@@ -14,7 +14,7 @@ const shots = [
   { file: 'visualize-sankey.png', path: '/visualize?graph=sankey&dimensions=HostName,ProcessName,DstAS', chart: 'visualize' },
   { file: 'visualize-filter.png', path: "/visualize?graph=lines&dimensions=HostName&filter=Proto%20%3D%20tcp%20AND%20DstPort%20%3D%20%27x%27", typeFilter: true },
   { file: 'hosts.png', path: '/hosts', wait: '[data-hosts-table] .spark path[d^="M"]' },
-  { file: 'host.png', path: '/hosts/web-1', chart: 'host-traffic' },
+  { file: 'host.png', path: '/hosts/web-1', chart: 'health-usage', full: true },
   { file: 'flows.png', path: "/flows?filter=HostName%20%3D%20%27web-1%27", wait: '[data-flows-table] tbody tr' },
   { file: 'docs.png', path: '/help/filter', wait: '.markdown h1' },
   { file: 'onboarding.png', path: '/', empty: true, wait: '[data-empty]' },
@@ -43,9 +43,10 @@ try {
       await page.locator('.filter-error').waitFor({ timeout: 20_000 });
       await page.keyboard.press('Escape');
     }
-    // Let the other widgets finish loading.
-    await page.waitForLoadState('networkidle');
-    await page.waitForTimeout(300);
+    // Every widget, card and chart loaded (waitForLoadState('networkidle')
+    // returned at once: that state is reached once, early, per page load).
+    await settled(page);
+    await page.waitForTimeout(200); // the charts' canvas paint
     await page.screenshot({ path: join(out, s.file), fullPage: !!s.full });
     console.log(`docs/screenshots/${s.file}`);
     await page.close();

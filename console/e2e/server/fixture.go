@@ -76,6 +76,8 @@ var traffics = []traffic{
 	{"web-1", "node", "", "api", "node", db1, 6, 40100, 5432, true, 600_000},
 	{"web-1", "sshd", "ssh.service", "", "root", ovh, 6, 22, 60022, true, 80_000},
 	{"web-1", "systemd-resolved", "systemd-resolved.service", "", "systemd-resolve", cloudflare, 17, 53000, 53, true, 30_000},
+	// Traffic the agent could not tie to a process (a short-lived one).
+	{"web-1", "", "", "", "", cloudflare, 6, 44300, 443, true, 150_000},
 	{"web-2", "nginx", "nginx.service", "", "www-data", cloudflare, 6, 443, 53000, true, 6_000_000},
 	{"web-2", "nginx", "nginx.service", "", "www-data", ntt, 6, 443, 54000, true, 3_500_000},
 	{"web-2", "nginx", "nginx.service", "", "www-data", ntt, 6, 443, 54000, false, 300_000},

@@ -177,6 +177,39 @@ export interface Host {
   newPeerCount: number;
   health?: Health;
   interfaces: Interface[];
+  /** CPU busy % over the range (null: no sample), with cpu-points */
+  cpuSeries?: (number | null)[];
+}
+/** A series of host counters: one value per time, null where none. */
+export type Gaps = (number | null)[];
+export interface InterfaceSeries {
+  name: string;
+  kind: string;
+  speed: number;
+  inBps: Gaps;
+  outBps: Gaps;
+  inPct: Gaps;
+  outPct: Gaps;
+}
+/** GET /api/v1/hosts/{host}/health */
+export interface HostHealthSeries {
+  host: string;
+  start: string;
+  end: string;
+  step: number;
+  times: string[];
+  samples: number;
+  cpuBusyPct: Gaps;
+  load1: Gaps;
+  cpus: Gaps;
+  memUsed: Gaps;
+  memUsedPct: Gaps;
+  diskMaxUsedPct: Gaps;
+  tcpRetransPerSec: Gaps;
+  tcpRetransPct: Gaps;
+  netErrorsPerSec: Gaps;
+  netDropsPerSec: Gaps;
+  interfaces: InterfaceSeries[];
 }
 export interface FilterValidation {
   valid: boolean;

@@ -65,6 +65,16 @@ export function pct(v: number): string {
   return v < 10 ? `${v.toFixed(1)}%` : `${v.toFixed(0)}%`;
 }
 
+/**
+ * pctFine formats a percentage keeping two significant digits below 1 %
+ * (chart axes of small shares: 0.25 %, 0.005 %), as pct above.
+ */
+export function pctFine(v: number): string {
+  if (!Number.isFinite(v)) return '–';
+  if (v === 0 || Math.abs(v) >= 1) return pct(v);
+  return `${Number(v.toPrecision(2))}%`;
+}
+
 /** duration formats seconds as "12d 3h" / "4h 5m" / "30s". */
 export function duration(s: number): string {
   const d = Math.floor(s / 86400);
@@ -85,13 +95,20 @@ export function ago(t: string | Date, now = Date.now()): string {
   return `${Math.round(s / 86400)} d ago`;
 }
 
-/** label renders a dimension value: empty and NUL-padded values as "(none)". */
-export function label(v: string): string {
-  const s = v.replace(/\0+$/, '');
-  return s === '' ? '(none)' : s;
+/** NONE labels an empty dimension value everywhere. */
+export const NONE = '(none)';
+/**
+ * UNATTRIBUTED labels an empty ProcessName where every flow has a host:
+ * traffic the agent could not tie to a process (not "no process").
+ */
+export const UNATTRIBUTED = '(unattributed)';
+
+/** label renders a dimension value, the empty value as `empty`. */
+export function label(v: string, empty = NONE): string {
+  return v === '' ? empty : v;
 }
 
-/** seriesName joins a series' labels. */
-export function seriesName(labels: string[]): string {
-  return labels.length === 0 ? 'Total' : labels.map(label).join(' · ');
+/** seriesName joins a series' labels (empty values as `empty`). */
+export function seriesName(labels: string[], empty = NONE): string {
+  return labels.length === 0 ? 'Total' : labels.map((l) => label(l, empty)).join(' · ');
 }

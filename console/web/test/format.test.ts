@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { bytesIEC, duration, label, rate, seriesName, si, total } from '../src/format';
+import { bytesIEC, duration, label, pctFine, rate, seriesName, si, total, UNATTRIBUTED } from '../src/format';
 import { byteToChar, charToByte } from '../src/filter/offsets';
 
 describe('formatting', () => {
@@ -22,14 +22,17 @@ describe('formatting', () => {
     expect(bytesIEC(17179869184)).toBe('16.0 GiB');
     expect(duration(1122900)).toBe('12d 23h');
     expect(duration(59)).toBe('59s');
+    expect([0, 0.25, 0.0051234, 1.25, 42.4].map(pctFine)).toEqual(['0.0%', '0.25%', '0.0051%', '1.3%', '42%']);
   });
 
-  test('labels: empty and NUL-padded values read "(none)"', () => {
+  test('labels: empty values read "(none)", or the label given', () => {
     expect(label('')).toBe('(none)');
-    expect(label('\u0000\u0000')).toBe('(none)');
     expect(label('US')).toBe('US');
+    expect(label('', UNATTRIBUTED)).toBe('(unattributed)');
+    expect(label('nginx', UNATTRIBUTED)).toBe('nginx');
     expect(seriesName([])).toBe('Total');
     expect(seriesName(['web-1', ''])).toBe('web-1 · (none)');
+    expect(seriesName([''], UNATTRIBUTED)).toBe('(unattributed)');
   });
 });
 

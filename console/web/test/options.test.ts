@@ -86,3 +86,14 @@ test('sparkline scales into the box', () => {
   expect(sparkline([], 100, 20)).toBe('');
   expect(sparkline([0, 0], 10, 10)).toBe('M0.0,10.0L10.0,10.0');
 });
+
+test('sparkline: a null breaks the line, a fixed maximum caps it', () => {
+  expect(sparkline([50, null, 100, 100], 30, 11, 100)).toBe('M0.0,6.0M20.0,1.0L30.0,1.0');
+  expect(sparkline([null, null], 10, 10)).toBe('');
+  expect(sparkline([200], 10, 11, 100)).toBe('M0.0,1.0');
+});
+
+test('time series: empty values take the label given', () => {
+  const s = series(timeSeriesOption({ ...ts, series: [{ labels: [''], values: [1, 2, 3], stats }], reverse: undefined, previous: undefined }, { graph: 'stacked', empty: '(unattributed)' }));
+  expect(s.map((x) => x.name)).toEqual(['(unattributed)']);
+});

@@ -26,9 +26,9 @@ export function reverseColors(ts: TimeSeries): string[] {
   return (ts.reverse ?? []).map((s) => byName.get(seriesName(s.labels)) ?? seriesColor(s, next++));
 }
 
-type Opt = Record<string, unknown>;
+export type Opt = Record<string, unknown>;
 
-interface Theme {
+export interface Theme {
   text: string;
   grid: string;
 }
@@ -36,7 +36,11 @@ interface Theme {
 const light: Theme = { text: '#374151', grid: '#e5e7eb' };
 const dark: Theme = { text: '#d1d5db', grid: '#374151' };
 
-function axisCommon(t: Theme) {
+export function theme(isDark?: boolean): Theme {
+  return isDark ? dark : light;
+}
+
+export function axisCommon(t: Theme) {
   return {
     axisLabel: { color: t.text },
     axisLine: { lineStyle: { color: t.grid } },
@@ -57,11 +61,13 @@ export interface TimeSeriesOptions {
   /** hidden series names (toggled from the table) */
   hidden?: Set<string>;
   height?: number;
+  /** label of empty dimension values (default "(none)") */
+  empty?: string;
 }
 
 /** timeSeriesOption builds the option of a stacked / lines / 100 % / grid graph. */
 export function timeSeriesOption(ts: TimeSeries, o: TimeSeriesOptions): Opt {
-  const t = o.dark ? dark : light;
+  const t = theme(o.dark);
   const times = ts.times.map((x) => new Date(x).getTime());
   const pctMode = o.graph === 'percent';
   const values = pctMode ? percentOf(ts.series) : ts.series.map((s) => s.values);
@@ -73,7 +79,7 @@ export function timeSeriesOption(ts: TimeSeries, o: TimeSeriesOptions): Opt {
 
   const stacked = o.graph !== 'lines';
   const series: Opt[] = ts.series.map((s, i) => {
-    const name = seriesName(s.labels);
+    const name = seriesName(s.labels, o.empty);
     return {
       name,
       type: 'line',
@@ -90,7 +96,7 @@ export function timeSeriesOption(ts: TimeSeries, o: TimeSeriesOptions): Opt {
     const colors = reverseColors(ts);
     ts.reverse.forEach((s, i) => {
       series.push({
-        name: seriesName(s.labels) + ' (reverse)',
+        name: seriesName(s.labels, o.empty) + ' (reverse)',
         type: 'line',
         stack: stacked ? 'reverse' : undefined,
         areaStyle: stacked ? { opacity: 0.5 } : undefined,
@@ -182,7 +188,7 @@ function gridOption(ts: TimeSeries, times: number[], t: Theme, fmt: (v: number) 
 
 /** sankeyOption draws the flows between dimension values; reverse on the right half. */
 export function sankeyOption(s: Sankey, o: { dark?: boolean; unit: string }): Opt {
-  const t = o.dark ? dark : light;
+  const t = theme(o.dark);
   const one = (sk: Sankey, left: string, right: string, suffix: string): Opt => ({
     type: 'sankey',
     name: suffix ? 'Reverse' : 'Direct',
@@ -215,12 +221,23 @@ export function sankeyOption(s: Sankey, o: { dark?: boolean; unit: string }): Op
   };
 }
 
-/** sparkline is an SVG path of values scaled into a w×h box. */
-export function sparkline(values: number[], w: number, h: number, max?: number): string {
+/**
+ * sparkline is an SVG path of values scaled into a w×h box (0 to max,
+ * default the largest value); a null value (no data) breaks the line.
+ */
+export function sparkline(values: (number | null)[], w: number, h: number, max?: number): string {
   if (values.length === 0) return '';
-  const m = max ?? Math.max(...values);
+  const m = max ?? Math.max(0, ...values.map((v) => v ?? 0));
   const dx = values.length > 1 ? w / (values.length - 1) : 0;
-  return values
-    .map((v, i) => `${i ? 'L' : 'M'}${(i * dx).toFixed(1)},${(h - (m > 0 ? (v / m) * (h - 1) : 0)).toFixed(1)}`)
-    .join('');
+  let out = '';
+  let gap = true;
+  values.forEach((v, i) => {
+    if (v === null) {
+      gap = true;
+      return;
+    }
+    out += `${gap ? 'M' : 'L'}${(i * dx).toFixed(1)},${(h - (m > 0 ? (Math.min(v, m) / m) * (h - 1) : 0)).toFixed(1)}`;
+    gap = false;
+  });
+  return out;
 }

@@ -34,7 +34,7 @@ export function Chart({ option, height = 320, name, onClick }: Props) {
       if (disposed || !el.current) return;
       chart.current = echarts.init(el.current, undefined, { renderer: 'canvas' });
       chart.current.on('click', (p) => click.current?.(String((p as { seriesName?: string }).seriesName ?? '')));
-      if (latest.current) chart.current.setOption(latest.current, { notMerge: true });
+      draw(chart.current, el.current, latest.current);
       observer.observe(el.current);
     });
     return () => {
@@ -46,9 +46,16 @@ export function Chart({ option, height = 320, name, onClick }: Props) {
   }, []);
 
   useEffect(() => {
-    if (chart.current && option) chart.current.setOption(option, { notMerge: true });
-    else chart.current?.clear();
+    if (chart.current && el.current) draw(chart.current, el.current, option);
   }, [option, dark.value]);
 
-  return <div class="chart" data-chart={name} ref={el} style={{ height: `${height}px` }} />;
+  // Busy until an option is drawn (the screenshots wait for every chart).
+  return <div class="chart" data-chart={name} ref={el} style={{ height: `${height}px` }} aria-busy="true" />;
+}
+
+function draw(chart: ECharts, el: HTMLElement, option: Record<string, unknown> | null) {
+  if (option) chart.setOption(option, { notMerge: true });
+  else chart.clear();
+  if (option) el.removeAttribute('aria-busy');
+  else el.setAttribute('aria-busy', 'true');
 }

@@ -4,7 +4,7 @@ import { get } from '../api';
 import { ago } from '../format';
 import { useAsync } from '../hooks';
 import { href } from '../href';
-import { ErrorBox } from './common';
+import { ErrorBox, Loading } from './common';
 
 /** Detection is the detect package's JSON (fields optional: sources vary). */
 export interface Detection {
@@ -43,6 +43,7 @@ export function Detections() {
     <section class="panel" data-detections>
       <h3>Newest detections</h3>
       {r.error && <ErrorBox error={r.error} />}
+      {!r.data && !r.error && <Loading what="detections" />}
       {r.data && !r.data.enabled && <p class="muted">Detections are not enabled on this collector (see the detect section of its configuration).</p>}
       {r.data && r.data.enabled && r.data.detections.length === 0 && <p class="muted">No detection in the last 7 days.</p>}
       {r.data && r.data.detections.length > 0 && (

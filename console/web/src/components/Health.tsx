@@ -1,9 +1,13 @@
-// A host's health: the latest counter values as cards with thresholds.
-// Health time series charts (when the API serves host counters over
-// time) go in HealthPanel next to these cards.
-import type { Health, Interface } from '../api';
-import { bytesIEC, duration, pct, rate } from '../format';
-import { Card, Meter } from './common';
+// A host's health: the latest counter values as cards with thresholds,
+// then the counters over the range as small charts.
+import { useMemo } from 'preact/hooks';
+import type { Health, HostHealthSeries, Interface } from '../api';
+import { healthCharts } from '../charts/health';
+import { bytesIEC, duration, label, pct, rate } from '../format';
+import type { Async } from '../hooks';
+import { dark } from '../theme';
+import { Chart } from './Chart';
+import { Card, ErrorBox, Loading, Meter } from './common';
 
 type Tone = 'ok' | 'warn' | 'crit';
 
@@ -32,8 +36,33 @@ export function hostTone(h: Health | undefined, ifs: Interface[]): Tone | 'unkno
   return tones.includes('crit') ? 'crit' : tones.includes('warn') ? 'warn' : 'ok';
 }
 
-export function HealthPanel({ h }: { h: Health }) {
+export function HealthPanel({ h, series }: { h: Health; series: Async<HostHealthSeries> }) {
   const mem = memUsedPct(h);
+  return (
+    <>
+      <HealthCards h={h} mem={mem} />
+      {series.error && <ErrorBox error={series.error} />}
+      {!series.data && !series.error && <Loading what="health charts" />}
+      {series.data && <HealthCharts series={series.data} />}
+    </>
+  );
+}
+
+function HealthCharts({ series }: { series: HostHealthSeries }) {
+  const charts = useMemo(() => healthCharts(series, { dark: dark.value }), [series, dark.value]);
+  return (
+    <div class="health-charts" data-health-charts>
+      {charts.map((c) => (
+        <div class="health-chart">
+          <h4>{c.title}</h4>
+          <Chart name={c.name} option={c.option} height={190} />
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function HealthCards({ h, mem }: { h: Health; mem: number }) {
   return (
     <div class="cards" data-health>
       <Card title="CPU busy" value={pct(h.cpuBusyPct)} hint={<Meter value={h.cpuBusyPct} />} tone={tone(h.cpuBusyPct, 70, 90)} />
@@ -67,8 +96,8 @@ export function InterfacesTable({ ifs }: { ifs: Interface[] }) {
           const u = Math.max(i.inPct, i.outPct);
           return (
             <tr>
-              <td>{i.name}</td>
-              <td>{i.kind}</td>
+              <td>{label(i.name)}</td>
+              <td>{label(i.kind)}</td>
               <td class="num">{i.speed ? rate(i.speed) : '?'}</td>
               <td class="num">{rate(i.inBps)}</td>
               <td class="num">{rate(i.outBps)}</td>

@@ -12,10 +12,12 @@ export interface TopWidget {
   filter?: string;
   /** how a value is written in a filter: string columns are quoted */
   quote?: boolean;
+  /** label of the empty value (default "(none)") */
+  empty?: string;
 }
 
 export function filterValue(v: string, quote: boolean): string {
-  return quote ? `'${v.replace(/\0+$/, '').replace(/[\\']/g, '\\$&')}'` : v;
+  return quote ? `'${v.replace(/[\\']/g, '\\$&')}'` : v;
 }
 
 export function TopList({ w, start, filter }: { w: TopWidget; start: string; filter?: string }) {
@@ -38,9 +40,9 @@ export function TopList({ w, start, filter }: { w: TopWidget; start: string; fil
             });
             return (
               <li>
-                <a href={link} title={`${label(v)}: ${rate(row.value, r.data!.unit)}`}>
+                <a href={link} title={`${label(v, w.empty)}: ${rate(row.value, r.data!.unit)}`}>
                   <span class="bar" style={{ width: `${Math.max(1, row.percent)}%` }} />
-                  <span class="name">{row.other ? 'Other' : label(v)}</span>
+                  <span class="name">{row.other ? 'Other' : label(v, w.empty)}</span>
                   <span class="num">{pct(row.percent)}</span>
                 </a>
               </li>

@@ -20,11 +20,13 @@ export function ErrorBox({ error }: { error: Error }) {
   );
 }
 
+/** Card is a titled value; an undefined value is still loading ("…", aria-busy). */
 export function Card({ title, value, hint, tone }: { title: string; value: ComponentChildren; hint?: ComponentChildren; tone?: 'ok' | 'warn' | 'crit' }) {
+  const loading = value === undefined;
   return (
-    <div class={`card ${tone ?? ''}`} data-card={title}>
+    <div class={`card ${tone ?? ''}`} data-card={title} aria-busy={loading ? 'true' : undefined}>
       <div class="card-title">{title}</div>
-      <div class="card-value">{value}</div>
+      <div class="card-value">{loading ? '…' : value}</div>
       {hint && <div class="card-hint">{hint}</div>}
     </div>
   );

@@ -6,13 +6,15 @@ import { NoFlows } from '../components/NoFlows';
 import { TopList, type TopWidget } from '../components/TopList';
 import { Detections } from '../components/Detections';
 import { timeSeriesOption } from '../charts/options';
-import { ago, si } from '../format';
+import { ago, si, UNATTRIBUTED } from '../format';
 import { useAsync, useInterval } from '../hooks';
 import { dark } from '../theme';
 
 export const widgets: TopWidget[] = [
   { title: 'Hosts', dimension: 'HostName', quote: true },
-  { title: 'Processes', dimension: 'ProcessName', quote: true },
+  // Host traffic only (routers have no process): an empty name is traffic
+  // the agent could not attribute.
+  { title: 'Processes', dimension: 'ProcessName', quote: true, filter: "HostName != ''", empty: UNATTRIBUTED },
   { title: 'Peer AS (egress)', dimension: 'DstAS', filter: 'FlowDirection = egress' },
   { title: 'Peer country (egress)', dimension: 'DstCountry', filter: 'FlowDirection = egress', quote: true },
   { title: 'Protocols', dimension: 'Proto' },
@@ -30,10 +32,10 @@ export function Home() {
     <div class="home">
       {status.error && <ErrorBox error={status.error} />}
       <div class="cards">
-        <Card title="Flows/s" value={s ? si(s.flowsPerSecond) : '…'} hint="received, last 5 minutes" />
-        <Card title="Exporters" value={s ? s.exporters : '…'} hint="last 24 h" />
-        <Card title="Hosts" value={s ? s.hosts : '…'} hint={<a href="/hosts">with a hostflow agent</a>} />
-        <Card title="Last flow" value={s ? (s.lastFlow ? ago(s.lastFlow) : 'never') : '…'} tone={s ? (s.lastFlow ? (fresh ? 'ok' : 'warn') : 'crit') : undefined} />
+        <Card title="Flows/s" value={s ? si(s.flowsPerSecond) : undefined} hint="received, last 5 minutes" />
+        <Card title="Exporters" value={s?.exporters} hint="last 24 h" />
+        <Card title="Hosts" value={s?.hosts} hint={<a href="/hosts">with a hostflow agent</a>} />
+        <Card title="Last flow" value={s ? (s.lastFlow ? ago(s.lastFlow) : 'never') : undefined} tone={s ? (s.lastFlow ? (fresh ? 'ok' : 'warn') : 'crit') : undefined} />
       </div>
       {s && !s.lastFlow ? <NoFlows /> : <Overview />}
     </div>

@@ -1,14 +1,14 @@
 // One host: health, interfaces, traffic by process / unit / container,
 // top and new peers.
 import { useMemo } from 'preact/hooks';
-import { APIError, get, type Host as HostT, type TimeSeries, type Top } from '../api';
+import { APIError, get, type Host as HostT, type HostHealthSeries, type TimeSeries, type Top } from '../api';
 import { Chart } from '../components/Chart';
 import { Empty, ErrorBox, Loading } from '../components/common';
 import { HealthPanel, InterfacesTable } from '../components/Health';
 import { TimeRange } from '../components/TimeRange';
 import { filterValue } from '../components/TopList';
 import { timeSeriesOption } from '../charts/options';
-import { label, rate } from '../format';
+import { label, rate, UNATTRIBUTED } from '../format';
 import { useAsync } from '../hooks';
 import { href, navigate, route } from '../router';
 import { dark } from '../theme';
@@ -40,7 +40,14 @@ export function Host({ name }: { name: string }) {
     (signal) => get<TimeSeries>('timeseries', { dimensions: by, filter: hostFilter, start, end, limit: 10 }, signal),
     [name, start, end, by],
   );
-  const option = useMemo(() => (ts.data ? timeSeriesOption(ts.data, { graph: 'stacked', dark: dark.value }) : null), [ts.data, dark.value]);
+  const health = useAsync((signal) => get<HostHealthSeries>(`hosts/${encodeURIComponent(name)}/health`, { start, end }, signal), [name, start, end]);
+  // Every flow here has the host: an empty process name is traffic the
+  // agent could not attribute (an empty unit or container is just none).
+  const empty = by === 'ProcessName' ? UNATTRIBUTED : undefined;
+  const option = useMemo(
+    () => (ts.data ? timeSeriesOption(ts.data, { graph: 'stacked', dark: dark.value, empty }) : null),
+    [ts.data, dark.value, empty],
+  );
 
   if (host.error instanceof APIError && host.error.status === 404) {
     return (
@@ -69,7 +76,11 @@ export function Host({ name }: { name: string }) {
         <>
           <section class="panel">
             <h3>Health</h3>
-            {h.health ? <HealthPanel h={h.health} /> : <p class="muted">No host counters in this range (agents send them every 20 s by default).</p>}
+            {h.health ? (
+              <HealthPanel h={h.health} series={health} />
+            ) : (
+              <p class="muted">No host counters in this range (agents send them every 20 s by default).</p>
+            )}
             {h.interfaces.length > 0 && <InterfacesTable ifs={h.interfaces} />}
           </section>
           <section class="panel">
@@ -96,9 +107,9 @@ export function Host({ name }: { name: string }) {
             </p>
           </section>
           <div class="tops">
-            <TopTable title="Top processes" rows={h.topProcesses} data="processes" />
+            <TopTable title="Top processes" rows={h.topProcesses} data="processes" empty={UNATTRIBUTED} />
             <TopTable title="Top peers" rows={h.topPeers} data="peers" />
-            <TopTable title={`New peers (${h.newPeerCount})`} rows={h.newPeers} data="new-peers" empty="No peer that was not already seen in the previous period." />
+            <TopTable title={`New peers (${h.newPeerCount})`} rows={h.newPeers} data="new-peers" none="No peer that was not already seen in the previous period." />
           </div>
         </>
       )}
@@ -106,18 +117,19 @@ export function Host({ name }: { name: string }) {
   );
 }
 
-function TopTable({ title, rows, data, empty }: { title: string; rows: Top[]; data: string; empty?: string }) {
+/** TopTable lists a top list; `empty` labels the empty value, `none` says there is no entry. */
+function TopTable({ title, rows, data, empty, none }: { title: string; rows: Top[]; data: string; empty?: string; none?: string }) {
   return (
     <section class="panel top" data-list={data}>
       <h3>{title}</h3>
       {rows.length === 0 ? (
-        <p class="muted">{empty ?? 'None.'}</p>
+        <p class="muted">{none ?? 'None.'}</p>
       ) : (
         <table class="data">
           <tbody>
             {rows.map((r) => (
               <tr>
-                <td>{label(r.label)}</td>
+                <td>{label(r.label, empty)}</td>
                 <td class="num">{rate(r.bps)}</td>
               </tr>
             ))}

@@ -5,7 +5,7 @@ import { Empty, ErrorBox, Loading, Meter } from '../components/common';
 import { hostTone, maxUtilisation, memUsedPct } from '../components/Health';
 import { TimeRange } from '../components/TimeRange';
 import { sparkline } from '../charts/options';
-import { ago, pct, rate } from '../format';
+import { ago, label, pct, rate, UNATTRIBUTED } from '../format';
 import { useAsync } from '../hooks';
 import { href, navigate, route } from '../router';
 
@@ -18,7 +18,8 @@ export function Hosts() {
     const next = { start, end, q, ...patch };
     navigate(href('/hosts', { start: next.start === 'now-24h' ? undefined : next.start, end: next.end === 'now' ? undefined : next.end, q: next.q }), replace);
   };
-  const hosts = useAsync((signal) => get<{ hosts: Host[] }>('hosts', { start, end, top: 3, limit: 500 }, signal), [start, end]);
+  // cpu-points: each host's CPU busy % as a sparkline, in the same query.
+  const hosts = useAsync((signal) => get<{ hosts: Host[] }>('hosts', { start, end, top: 3, limit: 500, 'cpu-points': 48 }, signal), [start, end]);
   const spark = useAsync(
     (signal) => get<TimeSeries>('timeseries', { dimensions: 'HostName', limit: 50, start, end, points: 48, filter: "HostName != ''" }, signal),
     [start, end],
@@ -88,17 +89,26 @@ export function Hosts() {
                   </td>
                   <td class="num">{rate(h.inBps)}</td>
                   <td class="num">{rate(h.outBps)}</td>
-                  <td>
+                  <td aria-busy={spark.data || spark.error ? undefined : 'true'}>
                     <svg class="spark" width="120" height="28" viewBox="0 0 120 28" role="img" aria-label={`traffic of ${h.host}`}>
                       <path d={sparkline(values, 120, 28)} />
                     </svg>
                   </td>
-                  <td>{h.health ? <Meter value={h.health.cpuBusyPct} label /> : '–'}</td>
+                  <td>
+                    <div class="cpu">
+                      {h.health ? <Meter value={h.health.cpuBusyPct} label /> : '–'}
+                      {h.cpuSeries && (
+                        <svg class="spark cpu" width="70" height="18" viewBox="0 0 70 18" role="img" aria-label={`CPU busy of ${h.host}, 0-100 %`}>
+                          <path d={sparkline(h.cpuSeries, 70, 18, 100)} />
+                        </svg>
+                      )}
+                    </div>
+                  </td>
                   <td>{h.health ? <Meter value={memUsedPct(h.health)} warn={80} crit={95} label /> : '–'}</td>
                   <td>{h.health ? <Meter value={h.health.diskMaxUsedPct} warn={80} crit={90} label /> : '–'}</td>
                   <td>{h.interfaces.length ? <Meter value={maxUtilisation(h.interfaces)} label /> : '–'}</td>
                   <td class="num">{h.health ? pct(h.health.tcpRetransPct) : '–'}</td>
-                  <td>{h.topProcesses[0]?.label ?? '–'}</td>
+                  <td>{h.topProcesses.length ? label(h.topProcesses[0].label, UNATTRIBUTED) : '–'}</td>
                   <td class="muted">{h.health ? ago(h.health.time) : '–'}</td>
                 </tr>
               );
