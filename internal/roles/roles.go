@@ -15,6 +15,7 @@ import (
 	"github.com/hostflow/hostflow/flow"
 	"github.com/hostflow/hostflow/inlet"
 	"github.com/hostflow/hostflow/internal/daemon"
+	"github.com/hostflow/hostflow/internal/privs"
 	"github.com/hostflow/hostflow/query"
 	"github.com/hostflow/hostflow/store"
 	"github.com/hostflow/hostflow/tailnet"
@@ -141,8 +142,21 @@ func (a *App) AddCollector(cfg *Config) error {
 	return nil
 }
 
-// AddAgent adds the host agent.
+// AddAgent adds the host agent of the agent role. It first restricts the
+// process to the capabilities the agent needs (agentCapabilities), which
+// re-executes the program once when it holds more (internal/privs): call
+// it before anything is opened.
 func (a *App) AddAgent(cfg *Config) error {
+	kept, err := privs.Restrict(agentCapabilities(&cfg.Agent))
+	if err != nil {
+		return fmt.Errorf("agent: restrict capabilities: %w", err)
+	}
+	a.Log.Info("capabilities restricted", "kept", kept.String())
+	return a.addAgent(cfg)
+}
+
+// addAgent adds the host agent.
+func (a *App) addAgent(cfg *Config) error {
 	deps := agent.Deps{Reporter: a.Reporter}
 	// In standalone the collector part owns the node and the agent sends
 	// over loopback.

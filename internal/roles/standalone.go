@@ -63,7 +63,9 @@ func AddStandalone(a *App, cfg *Config, opts StandaloneOptions) error {
 		// Before the agent, whose first interface scan then finds the veth.
 		a.add("demo", dm)
 	}
-	if err := a.AddAgent(cfg); err != nil {
+	// Not restricted: standalone also runs the demo's namespaces and
+	// processes, and is a one-machine setup.
+	if err := a.addAgent(cfg); err != nil {
 		return err
 	}
 	if opts.Stdout != nil && cfg.Console.Listen != "" {
