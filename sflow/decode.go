@@ -119,45 +119,29 @@ func (s *FlowSample) reuse() {
 }
 
 func (s *FlowSample) clearRecords(which FlowRecords) {
-	if which&HasSampledHeader != 0 {
-		s.SampledHeader = SampledHeader{}
-	}
-	if which&HasSampledEthernet != 0 {
-		s.SampledEthernet = SampledEthernet{}
-	}
-	if which&HasSampledIPv4 != 0 {
-		s.SampledIPv4 = SampledIP{}
-	}
-	if which&HasSampledIPv6 != 0 {
-		s.SampledIPv6 = SampledIP{}
-	}
-	if which&HasSwitch != 0 {
-		s.Switch = ExtendedSwitch{}
-	}
-	if which&HasRouter != 0 {
-		s.Router = ExtendedRouter{}
-	}
-	if which&HasGateway != 0 {
+	clearRecord(which&HasSampledHeader, &s.SampledHeader)
+	clearRecord(which&HasSampledEthernet, &s.SampledEthernet)
+	clearRecord(which&HasSampledIPv4, &s.SampledIPv4)
+	clearRecord(which&HasSampledIPv6, &s.SampledIPv6)
+	clearRecord(which&HasSwitch, &s.Switch)
+	clearRecord(which&HasRouter, &s.Router)
+	if which&HasGateway != 0 { // keeping the capacity of its slices
 		g := &s.Gateway
 		*g = ExtendedGateway{ASPath: g.ASPath[:0], Communities: g.Communities[:0], asns: g.asns[:0]}
 	}
-	if which&HasUser != 0 {
-		s.User = ExtendedUser{}
-	}
-	if which&HasURL != 0 {
-		s.URL = ExtendedURL{}
-	}
-	if which&HasSocketIPv4 != 0 {
-		s.SocketIPv4 = ExtendedSocket{}
-	}
-	if which&HasSocketIPv6 != 0 {
-		s.SocketIPv6 = ExtendedSocket{}
-	}
-	if which&HasTCPInfo != 0 {
-		s.TCPInfo = ExtendedTCPInfo{}
-	}
-	if which&HasProcess != 0 {
-		s.Process = ProcessInfo{}
+	clearRecord(which&HasUser, &s.User)
+	clearRecord(which&HasURL, &s.URL)
+	clearRecord(which&HasSocketIPv4, &s.SocketIPv4)
+	clearRecord(which&HasSocketIPv6, &s.SocketIPv6)
+	clearRecord(which&HasTCPInfo, &s.TCPInfo)
+	clearRecord(which&HasProcess, &s.Process)
+}
+
+// clearRecord zeroes *r if its bit is set.
+func clearRecord[R any](bit FlowRecords, r *R) {
+	if bit != 0 {
+		var zero R
+		*r = zero
 	}
 }
 
