@@ -354,6 +354,9 @@ func (r *RulesConfig) validate() error {
 	if t := r.Retransmits.Threshold; t <= 0 || t > 100 {
 		add(RuleRetransmits+".threshold", "must be in (0, 100] (%% of segments sent), not %g", t)
 	}
+	if r.Retransmits.MinSegments < 1 {
+		add(RuleRetransmits+".min-segments", "must be at least 1")
+	}
 	return errors.Join(errs...)
 }
 

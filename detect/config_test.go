@@ -37,6 +37,7 @@ func TestConfigErrors(t *testing.T) {
 			"detect.yaml:3: key rules.egress-spike.min-days: must be between 1 and baseline-days (7), not 9"},
 		{"percentile", "rules:\n  interface-saturation:\n    percentile: 0\n",
 			"detect.yaml:3: key rules.interface-saturation.percentile: must be in (0, 100], not 0"},
+		{"min-segments", "rules:\n  retransmits:\n    min-segments: 0\n", "detect.yaml:3: key rules.retransmits.min-segments: must be at least 1"},
 		{"interval", "interval: 10ms\n", "detect.yaml:1: key interval: must be at least 1s, not 10ms"},
 		{"webhook url", "sinks:\n  webhook:\n    url: ftp://x\n", `detect.yaml:3: key sinks.webhook.url: must be an http:// or https:// URL, not "ftp://x"`},
 		{"webhook backoff", "sinks:\n  webhook:\n    backoff: 2m\n",
