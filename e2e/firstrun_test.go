@@ -217,6 +217,17 @@ demo:
 	}) {
 		t.Errorf("/api/v1/hosts: %+v, want %s with its top processes", hosts, host)
 	}
+	// The detector runs in the standalone role and serves its list (the
+	// demo's traffic is normal: no finding is required here; detect's
+	// scenario tests cover the rules).
+	var dets struct {
+		Enabled    bool
+		Detections []json.RawMessage
+	}
+	firstRunGet(t, api+"/api/v1/detections", &dets)
+	if !dets.Enabled || dets.Detections == nil {
+		t.Errorf("/api/v1/detections: enabled %v, list %v: want the detector wired in", dets.Enabled, dets.Detections)
+	}
 	if want := fmt.Sprintf("hostflow demo: open http://127.0.0.1:%d/ — flows appear within a minute", consolePort); !strings.Contains(stdout.String(), want) {
 		t.Errorf("stdout %q, want the notice %q", stdout.String(), want)
 	}

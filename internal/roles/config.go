@@ -13,6 +13,7 @@ import (
 	"github.com/hostflow/hostflow/collector"
 	"github.com/hostflow/hostflow/console"
 	"github.com/hostflow/hostflow/decoder"
+	"github.com/hostflow/hostflow/detect"
 	"github.com/hostflow/hostflow/enrich"
 	"github.com/hostflow/hostflow/inlet"
 	"github.com/hostflow/hostflow/internal/config"
@@ -46,6 +47,9 @@ type Config struct {
 	Query query.Config `yaml:"query"`
 	// Console: the web console and HTTP API v1.
 	Console console.Config `yaml:"console"`
+	// Detect: rules that tell when a host behaves unusually (port scans,
+	// new peers, egress spikes, new services, saturation, retransmits).
+	Detect detect.Config `yaml:"detect"`
 	// Tailnet: an embedded Tailscale node for the agent (sends through it)
 	// or the collector (listens and serves the console on it).
 	Tailnet tailnet.Config `yaml:"tailnet"`
@@ -83,6 +87,7 @@ func Defaults() Config {
 		Store:     store.DefaultConfig(),
 		Query:     query.DefaultConfig(),
 		Console:   console.DefaultConfig(),
+		Detect:    detect.DefaultConfig(),
 		Tailnet:   tailnet.DefaultConfig(),
 		Demo:      demo.DefaultConfig(),
 	}
@@ -119,6 +124,7 @@ func (c *Config) Validate() error {
 		config.Prefix("store", c.Store.Validate()),
 		config.Prefix("query", c.Query.Validate()),
 		config.Prefix("console", c.Console.Validate()),
+		config.Prefix("detect", c.Detect.Validate()),
 		config.Prefix("demo", c.Demo.Validate()),
 	)
 	return errors.Join(errs...)

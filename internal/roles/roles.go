@@ -11,6 +11,7 @@ import (
 	"github.com/hostflow/hostflow/collector"
 	"github.com/hostflow/hostflow/console"
 	"github.com/hostflow/hostflow/decoder"
+	"github.com/hostflow/hostflow/detect"
 	"github.com/hostflow/hostflow/enrich"
 	"github.com/hostflow/hostflow/flow"
 	"github.com/hostflow/hostflow/inlet"
@@ -119,9 +120,15 @@ func (a *App) AddCollector(cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("query: %w", err)
 	}
+	// The detector always runs: disabled, it still serves the detections
+	// stored before.
+	det, err := detect.New(cfg.Detect, detect.Dependencies{Reporter: a.Reporter, Store: st, Flow: schema})
+	if err != nil {
+		return fmt.Errorf("detect: %w", err)
+	}
 	conDeps := console.Dependencies{
 		Reporter: a.Reporter, Flow: schema, Store: st.Schema(), Builder: builder, Querier: st, Tap: tap,
-		Ops: daemon.OpsMux(a.Reporter, cfg.HTTP.Pprof),
+		Detections: det, Ops: daemon.OpsMux(a.Reporter, cfg.HTTP.Pprof),
 	}
 	if node != nil {
 		conDeps.Identify = node.Identify
@@ -135,6 +142,7 @@ func (a *App) AddCollector(cfg *Config) error {
 	}
 	a.Store, a.Inlet, a.Tap, a.Console = st, in, tap, con
 	a.add("store", st)
+	a.add("detect", det)
 	a.add("enrich", en)
 	a.add("pipeline", pipe)
 	a.add("inlet", in)
