@@ -194,7 +194,8 @@ func (c *collector) estimate(ifIndex uint32, dstPort uint16, proto uint8) (out, 
 // payload bytes the client sent.
 func iperf(t *testing.T, a, b *nstest.NS, dst string, port int, udp bool, size, bitrate string) float64 {
 	t.Helper()
-	srv := b.Command("iperf3", "-s", "-1", "-p", strconv.Itoa(port))
+	// Not one-off (-1): a failed attempt must leave it there for the next.
+	srv := b.Command("iperf3", "-s", "-p", strconv.Itoa(port))
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -205,19 +206,9 @@ func iperf(t *testing.T, a, b *nstest.NS, dst string, port int, udp bool, size, 
 	if udp {
 		args = append(args, "-u", "-l", "1200")
 	}
-	var out []byte
-	var err error
-	for try := 0; try < 20; try++ { // until the server listens
-		time.Sleep(100 * time.Millisecond)
-		if out, err = a.Command("iperf3", args...).Output(); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("iperf3 %v: %v\n%s", args, err, out)
-	}
 	var res struct {
-		End struct {
+		Error string `json:"error"`
+		End   struct {
 			SumSent struct {
 				Bytes float64 `json:"bytes"`
 			} `json:"sum_sent"`
@@ -226,8 +217,26 @@ func iperf(t *testing.T, a, b *nstest.NS, dst string, port int, udp bool, size, 
 			} `json:"sum"`
 		} `json:"end"`
 	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("iperf3 output: %v\n%s", err, out)
+	var out []byte
+	var err error
+	// Until the server listens; iperf3 can also exit 0 with an "error" in
+	// its JSON and nothing sent (seen once on CI over IPv6): try again.
+	for try := 0; try < 20; try++ {
+		time.Sleep(100 * time.Millisecond)
+		if out, err = a.Command("iperf3", args...).Output(); err != nil {
+			continue
+		}
+		res.Error, res.End.SumSent.Bytes, res.End.Sum.Bytes = "", 0, 0
+		if err = json.Unmarshal(out, &res); err != nil {
+			t.Fatalf("iperf3 output: %v\n%s", err, out)
+		}
+		if res.Error == "" && res.End.SumSent.Bytes > 0 {
+			break
+		}
+		err = fmt.Errorf("iperf3 error %q, sent %v bytes", res.Error, res.End.SumSent.Bytes)
+	}
+	if err != nil {
+		t.Fatalf("iperf3 %v: %v\n%s", args, err, out)
 	}
 	if udp {
 		return res.End.Sum.Bytes
