@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/hostflow/hostflow/internal/pcapfile"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -22,49 +24,17 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // The captures are real traffic recorded by testdata/capture.sh.
 var captures = []string{"eth.pcap", "raw.pcap"}
 
-// readPcap reads a classic pcap file (the format tcpdump -w writes).
+// readPcap reads a capture and maps its link type.
 func readPcap(t testing.TB, path string) (LinkType, [][]byte) {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	lt, pkts, err := pcapfile.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b) < 24 {
-		t.Fatalf("%s: short pcap header", path)
-	}
-	var bo binary.ByteOrder = binary.LittleEndian
-	switch binary.LittleEndian.Uint32(b) {
-	case 0xa1b2c3d4, 0xa1b23c4d:
-	case 0xd4c3b2a1, 0x4d3cb2a1:
-		bo = binary.BigEndian
-	default:
-		t.Fatalf("%s: not a pcap file", path)
-	}
-	var link LinkType
-	switch lt := bo.Uint32(b[20:]); lt {
-	case 1:
-		link = LinkEthernet
-	case 101:
-		link = LinkIP
-	case 228:
-		link = LinkIPv4
-	case 229:
-		link = LinkIPv6
-	default:
+	link, ok := map[uint32]LinkType{pcapfile.LinkEthernet: LinkEthernet, pcapfile.LinkRaw: LinkIP,
+		pcapfile.LinkIPv4: LinkIPv4, pcapfile.LinkIPv6: LinkIPv6}[lt]
+	if !ok {
 		t.Fatalf("%s: link type %d", path, lt)
-	}
-	var pkts [][]byte
-	for off := 24; off < len(b); {
-		if len(b) < off+16 {
-			t.Fatalf("%s: short record header at %d", path, off)
-		}
-		n := int(bo.Uint32(b[off+8:]))
-		off += 16
-		if len(b) < off+n {
-			t.Fatalf("%s: short record at %d", path, off)
-		}
-		pkts = append(pkts, b[off:off+n])
-		off += n
 	}
 	return link, pkts
 }
