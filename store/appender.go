@@ -13,12 +13,16 @@ const (
 	kindFlows = iota
 	kindInterfaces
 	kindHosts
+	// Rollup blocks, made by the writer (rollups.go), finest first.
+	kindFlows1m
+	kindFlows5m
+	kindFlows1h
 	nKinds
 )
 
 type kind struct {
 	table string
-	free  chan *native.Block // recycled blocks, so steady state does not allocate
+	free  chan *native.Block // recycled blocks, so steady state does not allocate (appender kinds)
 }
 
 type item struct {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/binary"
 	"sync"
 	"time"
 
@@ -22,18 +21,8 @@ type window struct {
 
 // add widens the window to the block's TimeReceived range.
 func (w *window) add(b *native.Block) {
-	for i := range b.Columns {
-		c := &b.Columns[i]
-		if c.Name != "TimeReceived" || c.Width != 4 || b.Rows == 0 {
-			continue
-		}
-		lo, hi := ^uint32(0), uint32(0)
-		for off := 0; off+4 <= len(c.Data); off += 4 {
-			v := binary.LittleEndian.Uint32(c.Data[off:])
-			lo, hi = min(lo, v), max(hi, v)
-		}
+	if lo, hi, ok := timeRange(b); ok {
 		w.widen(lo, hi)
-		return
 	}
 }
 

@@ -20,6 +20,7 @@ type metrics struct {
 	partsDropped     *prometheus.CounterVec
 	completionErrors prometheus.Counter
 	diskBytes        prometheus.Gauge
+	rollupErrors     prometheus.Counter
 
 	tables [nKinds]string
 }
@@ -44,6 +45,7 @@ func newMetrics(r *daemon.Reporter, s *Store) *metrics {
 		partsDropped:     r.CounterVec("partitions_dropped_total", "Partitions dropped to respect max-disk-bytes.", "table"),
 		completionErrors: r.Counter("completion_errors_total", "Failed refreshes of the exporters/interfaces tables."),
 		diskBytes:        r.Gauge("disk_bytes", "Bytes on disk of the store's tables (active parts), when max-disk-bytes is set."),
+		rollupErrors:     r.Counter("rollup_errors_total", "Flows blocks inserted but not rolled up (unexpected block layout)."),
 	}
 	for i := range s.kinds {
 		m.tables[i] = s.kinds[i].table
@@ -61,6 +63,12 @@ func newMetrics(r *daemon.Reporter, s *Store) *metrics {
 		return float64(s.spool.Len())
 	})
 	r.GaugeFunc("queue_blocks", "Blocks waiting for the writer.", func() float64 { return float64(len(s.queue)) })
+	r.GaugeFunc("rollup_groups", "Rollup rows held by the writer, not yet written.", func() float64 {
+		if s.rl == nil {
+			return 0
+		}
+		return float64(s.rl.groups.Load())
+	})
 	r.GaugeFunc("up", "1 when the last insert succeeded.", func() float64 {
 		if s.ws.down.Load() {
 			return 0

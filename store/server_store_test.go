@@ -59,6 +59,7 @@ func TestServerStoreSpoolAndReplay(t *testing.T) {
 	cfg.Server.DialTimeout = Duration(time.Second)
 	t.Setenv(PasswordEnv, servertest.Password)
 	cfg.ManageSchema = false
+	cfg.Rollups = false // the hand-made schema has no rollup tables
 	cfg.Spool.Dir = t.TempDir()
 	cfg.BatchRows = 5000
 	s, err := New(cfg, Dependencies{Reporter: newReporter(), Schema: flow.NewSchema()})

@@ -72,7 +72,8 @@ type Store struct {
 	tr    transport.Transport
 	spool *spool.Spool
 	ws    writerState
-	seen  window // flows inserted since the last completion refresh
+	seen  window   // flows inserted since the last completion refresh
+	rl    *rollups // nil without rollups
 
 	qmu    sync.RWMutex // guards closed and sends on queue
 	closed bool
@@ -95,7 +96,11 @@ func New(cfg Config, deps Dependencies) (*Store, error) {
 	if deps.Reporter == nil || deps.Schema == nil {
 		return nil, errors.New("store: Reporter and Schema are required")
 	}
-	sc, err := schema.New(deps.Schema, cfg.schemaOptions())
+	opts := cfg.schemaOptions()
+	// The writer aggregates flows into the rollup tables (rollups.go):
+	// far cheaper than the engine's views.
+	opts.RollupsByWriter = opts.Rollups
+	sc, err := schema.New(deps.Schema, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -105,9 +110,15 @@ func New(cfg Config, deps Dependencies) (*Store, error) {
 		kindFlows:      {table: sc.InsertTable(schema.Flows)},
 		kindInterfaces: {table: sc.InsertTable(schema.InterfaceCounters)},
 		kindHosts:      {table: sc.InsertTable(schema.HostCounters)},
+		kindFlows1m:    {table: sc.InsertTable(schema.Flows1m)},
+		kindFlows5m:    {table: sc.InsertTable(schema.Flows5m)},
+		kindFlows1h:    {table: sc.InsertTable(schema.Flows1h)},
 	}
-	for i := range s.kinds {
-		s.kinds[i].free = make(chan *native.Block, cfg.QueueBlocks+2)
+	for _, k := range []int{kindFlows, kindInterfaces, kindHosts} {
+		s.kinds[k].free = make(chan *native.Block, cfg.QueueBlocks+2)
+	}
+	if opts.RollupsByWriter {
+		s.rl = newRollups(sc, cfg)
 	}
 	s.m = newMetrics(s.r, s)
 	return s, nil
@@ -189,14 +200,40 @@ func (s *Store) Stop() error {
 
 // Sync hands over every appender's rows, waits until the writer has dealt
 // with everything handed over before the call, then until the spool is
-// replayed. It fails when the store is down (the rows stay spooled). For
-// tests, imports and orderly hand-offs; collectors do not need it.
+// replayed, and has the writer emit the rollup rows it holds. It fails when
+// the store is down (the rows stay spooled). For tests, imports and orderly
+// hand-offs; collectors do not need it.
 func (s *Store) Sync(ctx context.Context) error {
 	s.amu.Lock()
 	for a := range s.appenders {
 		a.flush(time.Time{})
 	}
 	s.amu.Unlock()
+	if err := s.barrier(ctx); err != nil {
+		return err
+	}
+	for s.spool.Len() > 0 {
+		if err := s.health(); err != nil {
+			return err
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	// Blocks replayed after the first barrier were rolled up (before
+	// leaving the spool) but not emitted: a second barrier emits them.
+	if err := s.barrier(ctx); err != nil {
+		return err
+	}
+	s.refreshCompletion(ctx)
+	return nil
+}
+
+// barrier returns once the writer has dealt with every block queued before
+// the call and emitted the rollup rows it holds.
+func (s *Store) barrier(ctx context.Context) error {
 	done := make(chan struct{})
 	s.qmu.RLock()
 	if s.closed {
@@ -213,21 +250,10 @@ func (s *Store) Sync(ctx context.Context) error {
 	s.qmu.RUnlock()
 	select {
 	case <-done:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	for s.spool.Len() > 0 {
-		if err := s.health(); err != nil {
-			return err
-		}
-		select {
-		case <-time.After(20 * time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	s.refreshCompletion(ctx)
-	return nil
 }
 
 // Query runs a SELECT with bound {name:Type} parameters.

@@ -51,15 +51,18 @@ func (s *Store) writer() {
 		select {
 		case it, ok := <-s.queue:
 			if !ok {
+				s.emitRollups()
 				return
 			}
 			if it.done != nil {
+				s.emitRollups()
 				close(it.done)
 				continue
 			}
 			s.write(it)
 		case <-tick.C:
 			s.replay(false)
+			s.rollupsDue()
 		}
 	}
 }
@@ -116,6 +119,7 @@ func (s *Store) write(it item) {
 	s.m.written(it, "inserted")
 	if it.kind == kindFlows {
 		s.seen.add(it.block)
+		s.aggregate(it.block)
 	}
 	s.recycle(it)
 }
@@ -181,6 +185,7 @@ func (s *Store) replay(all bool) {
 		}
 		if table == s.kinds[kindFlows].table {
 			s.seen.add(b)
+			s.aggregate(b)
 		}
 		s.m.replayedRows.WithLabelValues(table).Add(float64(b.Rows))
 		s.m.replayedBlocks.WithLabelValues(table).Inc()

@@ -1,12 +1,18 @@
-// Command store measures the store end to end on the embedded engine:
+// Command store measures the store's ingest on the embedded engine:
 // sustained ingest of synthetic host flows (bench/store/synth) through the
-// collector's Appender API, bytes on disk per flow after merges, and the
-// latency of the console's main query (24 h time series, top 10 + Other)
-// on the raw table and on each rollup.
+// collector's Appender API, with the process CPU time per flow, the parts
+// count over time (merges keeping up or not), and the bytes on disk per
+// flow once merged.
 //
 //	go build -o /tmp/storebench ./bench/store
 //	taskset -c 1 /tmp/storebench -rows 20000000 -rollups=false   # one core
-//	taskset -c 1 /tmp/storebench -rows 20000000 -rollups=true -queries
+//	taskset -c 1 /tmp/storebench -rows 20000000 -rollups=true
+//
+// The synthetic stream's timestamps advance at -rate flows per second, as a
+// collector receiving that rate sees them (20 M flows at 250 k/s span 80 s),
+// so the 1-minute rollup aggregates what real traffic would. -span 24h
+// spreads the rows over a day instead (the query benchmark's data set:
+// query/bench_test.go).
 //
 // Everything is written under -dir (a new temporary directory by default),
 // removed at the end unless -keep.
@@ -21,8 +27,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,47 +39,75 @@ import (
 	"github.com/hostflow/hostflow/flow"
 	"github.com/hostflow/hostflow/internal/daemon"
 	"github.com/hostflow/hostflow/store"
+	"github.com/hostflow/hostflow/store/schema"
 )
 
 func main() {
-	var (
-		rows      = flag.Int("rows", 5_000_000, "flows to ingest")
-		exporters = flag.Int("exporters", 20, "hosts exporting flows")
-		rollups   = flag.Bool("rollups", false, "create flows_1m/5m/1h and their views")
-		batch     = flag.Int("batch", 100_000, "rows per insert (batch-rows)")
-		queries   = flag.Bool("queries", false, "run the query benchmark after ingesting")
-		runs      = flag.Int("runs", 7, "query repetitions (the first is reported apart)")
-		dir       = flag.String("dir", "", "working directory (default: a new temporary directory)")
-		keep      = flag.Bool("keep", false, "keep the store directory")
-		maxMemory = flag.String("max-memory", "0", "engine memory cap (e.g. 1GiB; 0 = engine default)")
-		queue     = flag.Int("queue", 8, "queue-blocks: blocks waiting for the writer before spilling to the spool")
-		columns   = flag.Bool("columns", false, "print the bytes per row of the largest columns")
-		reuse     = flag.Bool("reuse", false, "reuse the store in -dir as it is (no ingest; -rows still names the flow count)")
-		backfill  = flag.Bool("backfill", false, "ingest without rollups, then create them and fill them from the raw table in one INSERT … SELECT each (fast set-up for the query benchmark)")
-	)
+	var o options
+	flag.IntVar(&o.rows, "rows", 5_000_000, "flows to ingest")
+	flag.IntVar(&o.exporters, "exporters", 20, "hosts exporting flows")
+	flag.BoolVar(&o.rollups, "rollups", false, "create flows_1m/5m/1h and their views")
+	flag.IntVar(&o.batch, "batch", 100_000, "rows per insert (batch-rows)")
+	flag.IntVar(&o.queue, "queue", 4, "queue-blocks: blocks waiting for the writer before spilling to the spool")
+	flag.Float64Var(&o.rate, "rate", 250_000, "flows per second of the synthetic stream's timestamps (its span is rows / rate)")
+	flag.DurationVar(&o.span, "span", 0, "spread the rows evenly over this span instead of -rate (e.g. 24h)")
+	flag.DurationVar(&o.sample, "sample", 10*time.Second, "period of the progress lines (parts per table, merges, CPU)")
+	flag.DurationVar(&o.settle, "settle", 2*time.Minute, "after ingest, wait at most this long for merges to finish (CPU is reported with and without)")
+	flag.StringVar(&o.dir, "dir", "", "working directory (default: a new temporary directory)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the store directory")
+	flag.StringVar(&o.maxMemory, "max-memory", "0", "engine memory cap (e.g. 1GiB; 0 = engine default)")
+	flag.BoolVar(&o.optimize, "optimize", true, "OPTIMIZE FINAL every table before measuring bytes on disk")
+	flag.BoolVar(&o.columns, "columns", false, "print the bytes per row of the largest columns")
+	flag.Func("sql", "a statement run after the schema is created, before ingest (repeatable; e.g. ALTER TABLE hostflow.flows MODIFY SETTING …)",
+		func(s string) error { o.sql = append(o.sql, s); return nil })
 	flag.Parse()
-	o := options{rows: *rows, exporters: *exporters, rollups: *rollups, batch: *batch, queue: *queue, queries: *queries,
-		columns: *columns, backfill: *backfill, reuse: *reuse, runs: *runs, dir: *dir, keep: *keep, maxMemory: *maxMemory}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "store bench:", err)
 		os.Exit(1)
 	}
 }
 
+type options struct {
+	rows, exporters, batch, queue    int
+	rate                             float64
+	span, sample, settle             time.Duration
+	rollups, keep, optimize, columns bool
+	dir, maxMemory                   string
+	sql                              []string
+}
+
+// cpuTime is the process's user + system CPU time, every thread (the
+// engine's insert and merge threads included).
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-type options struct {
-	rows, exporters, batch, queue, runs              int
-	rollups, queries, columns, backfill, keep, reuse bool
-	dir, maxMemory                                   string
+// threadCPU is the calling OS thread's CPU time (the producer goroutine is
+// locked to its thread, so this splits generation and encoding from the
+// engine's threads).
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_THREAD, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadavg is the first three fields of /proc/loadavg.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func run(o options) error {
-	rows, rollups, batch, queue, dir := o.rows, o.rollups, o.batch, o.queue, o.dir
+	dir := o.dir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "hostflow-storebench-")
 		if err != nil {
@@ -92,9 +126,9 @@ func run(o options) error {
 	cfg.Path = filepath.Join(dir, "store")
 	cfg.Spool.Dir = filepath.Join(dir, "spool")
 	cfg.Spool.MaxBytes = 8 << 30
-	cfg.Rollups = rollups && !o.backfill
-	cfg.BatchRows = batch
-	cfg.QueueBlocks = queue
+	cfg.Rollups = o.rollups
+	cfg.BatchRows = o.batch
+	cfg.QueueBlocks = o.queue
 	cfg.MaxMemory = store.ByteSize(mem)
 	cfg.TTL = map[string]store.Duration{} // the data is dated in the past
 	reg := prometheus.NewRegistry()
@@ -108,113 +142,189 @@ func run(o options) error {
 		return err
 	}
 	defer func() { st.Stop() }()
-
-	end := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
-	start := end.Add(-24 * time.Hour)
-	gen := synth.New(synth.Config{Seed: 1, Exporters: o.exporters, Start: start, Span: 24 * time.Hour, Rows: rows})
-	fmt.Printf("ingest: %d rows, %d exporters, rollups=%v, batch=%d, %d columns, GOMAXPROCS=%d, NumCPU=%d\n",
-		rows, o.exporters, cfg.Rollups, batch, len(st.Schema().FlowColumns()), runtime.GOMAXPROCS(0), runtime.NumCPU())
-
-	if o.reuse {
-		return measure(ctx, st, o, rows, rollups, start, end)
+	for _, q := range o.sql {
+		if err := st.Exec(ctx, q); err != nil {
+			return fmt.Errorf("-sql %q: %w", q, err)
+		}
+		fmt.Println("sql:", q)
 	}
+
+	span := o.span
+	if span == 0 {
+		span = time.Duration(float64(o.rows) / o.rate * float64(time.Second))
+	}
+	start := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	gen := synth.New(synth.Config{Seed: 1, Exporters: o.exporters, Start: start, Span: span, Rows: o.rows})
+	fmt.Printf("ingest: %d rows over %s of timestamps, %d exporters, rollups=%v, batch=%d, %d columns, GOMAXPROCS=%d, NumCPU=%d, load %s\n",
+		o.rows, span, o.exporters, cfg.Rollups, o.batch, len(st.Schema().FlowColumns()), runtime.GOMAXPROCS(0), runtime.NumCPU(), loadavg())
+
 	app := st.NewAppender()
 	buf := make([]flow.Record, 1000)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	cpu0, t0 := cpuTime(), time.Now()
-	var genTime time.Duration
+	var genCPU, encCPU time.Duration
+	var done int
+	var mu sync.Mutex // done, for the progress lines
+	stop := progress(ctx, st, o.sample, func() int { mu.Lock(); defer mu.Unlock(); return done }, t0, cpu0)
 	queueBlocks := gauge(reg, "hostflow_store_queue_blocks")
-	for done := 0; done < rows; done += len(buf) {
+	for done < o.rows {
 		// Sustained rate: pace the producer on the writer instead of letting
 		// the surplus overflow to the spool (which a collector would do).
-		for done%batch == 0 && queueBlocks() >= float64(queue-1) {
+		for done%o.batch == 0 && queueBlocks() >= float64(o.queue-1) {
 			time.Sleep(time.Millisecond)
 		}
-		n := min(len(buf), rows-done)
-		g := time.Now()
+		n := min(len(buf), o.rows-done)
+		c0 := threadCPU()
 		gen.Fill(buf[:n])
-		genTime += time.Since(g)
+		c1 := threadCPU()
 		app.AppendFlows(buf[:n])
+		genCPU, encCPU = genCPU+c1-c0, encCPU+threadCPU()-c1
+		mu.Lock()
+		done += n
+		mu.Unlock()
 	}
 	app.Close()
 	if err := st.Sync(ctx); err != nil {
 		return err
 	}
 	wall, cpu := time.Since(t0), cpuTime()-cpu0
-	fmt.Printf("ingest: %.1f s, %.0f rows/s (%.0f rows/s excluding generation), process CPU %.2f µs/row\n",
-		wall.Seconds(), float64(rows)/wall.Seconds(), float64(rows)/(wall-genTime).Seconds(), float64(cpu.Microseconds())/float64(rows))
+	perRow := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(o.rows) }
+	fmt.Printf("ingest: %.1f s, %.0f rows/s, process CPU %.2f µs/row: generation %.2f, encoding %.2f, store (engine, writer, runtime) %.2f; load %s\n",
+		wall.Seconds(), float64(o.rows)/wall.Seconds(), perRow(cpu), perRow(genCPU), perRow(encCPU), perRow(cpu-genCPU-encCPU), loadavg())
 	reportInserts(reg)
-	if rollups && o.backfill {
-		if st, err = backfillRollups(ctx, st, cfg, rep); err != nil {
-			return err
-		}
+	if err := settle(ctx, st, o.settle); err != nil {
+		return err
 	}
-	return measure(ctx, st, o, rows, rollups, start, end)
+	stop()
+	all := cpuTime() - cpu0
+	fmt.Printf("settled: %.1f s after the last insert; process CPU including the merges that followed: %.2f µs/row, without generation %.2f µs/row (%.0f rows/s of one core)\n",
+		(time.Since(t0) - wall).Seconds(), perRow(all), perRow(all-genCPU), 1e6/perRow(all-genCPU))
+	if err := printParts(ctx, st, o.rows, "after ingest"); err != nil {
+		return err
+	}
+	return measureDisk(ctx, st, o)
 }
 
-// measure reports bytes on disk per flow and runs the query benchmark.
-func measure(ctx context.Context, st *store.Store, o options, rows int, rollups bool, start, end time.Time) error {
-	// Bytes on disk once merged: OPTIMIZE FINAL merges each partition into
-	// one part (as background merges eventually do).
-	opt := time.Now()
-	for _, t := range []string{"flows", "flows_1m", "flows_5m", "flows_1h"} {
-		if t != "flows" && !rollups {
-			continue
+// progress prints, every period, the rows handed over, the process CPU per
+// row so far, the active parts per table and the merges running. The
+// returned function stops it.
+func progress(ctx context.Context, st *store.Store, period time.Duration, rows func() int, t0 time.Time, cpu0 time.Duration) (stop func()) {
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+			n := rows()
+			parts, merges, err := partsNow(ctx, st)
+			if err != nil {
+				fmt.Println("progress:", err)
+				continue
+			}
+			cpu := float64((cpuTime() - cpu0).Nanoseconds()) / 1e3 / float64(max(n, 1))
+			fmt.Printf("progress: %5.0f s %10d rows  %.2f µs CPU/row  parts %s  merges %d  load %s\n",
+				time.Since(t0).Seconds(), n, cpu, parts, merges, loadavg())
 		}
-		if err := st.Exec(ctx, "OPTIMIZE TABLE hostflow."+t+" FINAL"); err != nil {
+	}()
+	return func() { close(quit); wg.Wait() }
+}
+
+// partsNow returns the active parts per table ("flows=12 flows_1m=9 …")
+// and the number of merges running.
+func partsNow(ctx context.Context, st *store.Store) (string, uint64, error) {
+	res, err := st.Query(ctx, `SELECT table, count() FROM system.parts
+		WHERE database = 'hostflow' AND active AND table LIKE 'flows%' GROUP BY table ORDER BY table`, nil)
+	if err != nil {
+		return "", 0, err
+	}
+	var parts []string
+	for _, r := range res.Rows {
+		parts = append(parts, fmt.Sprintf("%s=%d", r[0], r[1]))
+	}
+	m, err := st.Query(ctx, "SELECT count() FROM system.merges WHERE database = 'hostflow'", nil)
+	if err != nil {
+		return "", 0, err
+	}
+	return strings.Join(parts, " "), m.Rows[0][0].(uint64), nil
+}
+
+// settle waits until no merge has run for two consecutive seconds, or max.
+func settle(ctx context.Context, st *store.Store, max time.Duration) error {
+	deadline := time.Now().Add(max)
+	quiet := 0
+	for quiet < 2 && time.Now().Before(deadline) {
+		_, merges, err := partsNow(ctx, st)
+		if err != nil {
 			return err
 		}
+		if merges == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		time.Sleep(time.Second)
 	}
-	fmt.Printf("optimize: %.1f s\n", time.Since(opt).Seconds())
-	res, err := st.Query(ctx, `SELECT table, sum(rows), sum(bytes_on_disk), sum(data_uncompressed_bytes), count()
+	return nil
+}
+
+func printParts(ctx context.Context, st *store.Store, rows int, when string) error {
+	res, err := st.Query(ctx, `SELECT table, sum(rows), sum(bytes_on_disk), sum(data_uncompressed_bytes), count(),
+			countIf(part_type = 'Wide'), countIf(part_type = 'Compact')
 		FROM system.parts WHERE database = 'hostflow' AND active GROUP BY table ORDER BY table`, nil)
 	if err != nil {
 		return err
 	}
 	for _, r := range res.Rows {
 		n, b, u := r[1].(uint64), r[2].(uint64), r[3].(uint64)
-		if n == 0 {
+		if n == 0 || !strings.HasPrefix(r[0].(string), "flows") {
 			continue
 		}
-		fmt.Printf("disk: %-18s %10d rows %8.1f MB %6.2f B/row (%.2f B/raw flow) %5.1fx compression, %d parts\n",
-			r[0], n, float64(b)/1e6, float64(b)/float64(n), float64(b)/float64(rows), float64(u)/float64(b), r[4])
-	}
-	if o.columns {
-		if err := columnSizes(ctx, st, rows); err != nil {
-			return err
-		}
-	}
-	if o.queries {
-		return queryBench(ctx, st, start, end, rollups, o.runs)
+		fmt.Printf("disk %s: %-9s %10d rows (%5.3f per raw flow) %8.1f MB %6.2f B/row %6.2f B/raw flow %5.1fx compression, %d parts (%d wide, %d compact)\n",
+			when, r[0], n, float64(n)/float64(rows), float64(b)/1e6, float64(b)/float64(n), float64(b)/float64(rows),
+			float64(u)/float64(b), r[4], r[5], r[6])
 	}
 	return nil
 }
 
-// backfillRollups restarts the store with rollups (creating their tables
-// and views) and fills flows_1m from the raw table with its view's SELECT
-// in one statement; the chained views fill flows_5m and flows_1h from it.
-func backfillRollups(ctx context.Context, st *store.Store, cfg store.Config, rep *daemon.Reporter) (*store.Store, error) {
-	if err := st.Stop(); err != nil {
-		return nil, err
+// measureDisk reports bytes on disk per flow once merged: OPTIMIZE FINAL
+// merges each partition into one part (as background merges eventually
+// do).
+func measureDisk(ctx context.Context, st *store.Store, o options) error {
+	if o.optimize {
+		t := time.Now()
+		for _, table := range []string{schema.Flows, schema.Flows1m, schema.Flows5m, schema.Flows1h} {
+			if table != schema.Flows && !o.rollups {
+				continue
+			}
+			if err := st.Exec(ctx, "OPTIMIZE TABLE hostflow."+table+" FINAL"); err != nil {
+				return err
+			}
+		}
+		fmt.Printf("optimize: %.1f s\n", time.Since(t).Seconds())
+		if err := printParts(ctx, st, o.rows, "merged"); err != nil {
+			return err
+		}
 	}
-	cfg.Rollups = true
-	st, err := store.New(cfg, store.Dependencies{Reporter: rep, Schema: flow.NewSchema()})
-	if err == nil {
-		err = st.Start(ctx)
+	if !o.columns {
+		return nil
 	}
+	res, err := st.Query(ctx, `SELECT column, sum(column_data_compressed_bytes) b FROM system.parts_columns
+		WHERE database = 'hostflow' AND table = 'flows' AND active GROUP BY column ORDER BY b DESC LIMIT 25`, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	t := time.Now()
-	for _, v := range st.Schema().Views() {
-		if v.To != "flows_1m" {
-			continue
-		}
-		if err := st.Exec(ctx, "INSERT INTO hostflow."+v.To+" "+v.Select); err != nil {
-			return nil, fmt.Errorf("backfill %s: %w", v.To, err)
-		}
+	for _, r := range res.Rows {
+		fmt.Printf("column: %-20s %6.2f B/row\n", r[0], float64(r[1].(uint64))/float64(o.rows))
 	}
-	fmt.Printf("backfill: rollups filled from the raw table in %.1f s\n", time.Since(t).Seconds())
-	return st, nil
+	return nil
 }
 
 // gauge returns a reader of an unlabelled gauge of reg.
@@ -228,18 +338,6 @@ func gauge(reg *prometheus.Registry, name string) func() float64 {
 		}
 		return 0
 	}
-}
-
-func columnSizes(ctx context.Context, st *store.Store, rows int) error {
-	res, err := st.Query(ctx, `SELECT column, sum(column_data_compressed_bytes) b FROM system.parts_columns
-		WHERE database = 'hostflow' AND table = 'flows' AND active GROUP BY column ORDER BY b DESC LIMIT 25`, nil)
-	if err != nil {
-		return err
-	}
-	for _, r := range res.Rows {
-		fmt.Printf("column: %-20s %6.2f B/row\n", r[0], float64(r[1].(uint64))/float64(rows))
-	}
-	return nil
 }
 
 func reportInserts(reg *prometheus.Registry) {
@@ -282,54 +380,4 @@ func bucketQuantile(h *dto.Histogram, q float64) string {
 		}
 	}
 	return "+Inf"
-}
-
-// topQuery is the console's main graph: a time series of the top 10 values
-// of dim by bits/s, the rest folded into Other (on integers/strings before
-// formatting), over [start, end) at step seconds.
-func topQuery(table, dim string, step int) string {
-	return fmt.Sprintf(`WITH top AS (
-    SELECT %[2]s FROM hostflow.%[1]s
-    WHERE TimeReceived >= {start:DateTime} AND TimeReceived < {end:DateTime}
-    GROUP BY %[2]s ORDER BY sum(Bytes * SamplingRate) DESC LIMIT 10)
-SELECT toStartOfInterval(TimeReceived, INTERVAL %[3]d SECOND) AS t,
-       if(%[2]s IN top, toString(%[2]s), 'Other') AS dimension,
-       sum(Bytes * SamplingRate) * 8 / %[3]d AS bps
-FROM hostflow.%[1]s
-WHERE TimeReceived >= {start:DateTime} AND TimeReceived < {end:DateTime}
-GROUP BY t, dimension ORDER BY t, bps DESC`, table, dim, step)
-}
-
-func queryBench(ctx context.Context, st *store.Store, start, end time.Time, rollups bool, runs int) error {
-	params := map[string]string{"start": start.Format(time.DateTime), "end": end.Format(time.DateTime)}
-	tables := []string{"flows"}
-	if rollups {
-		tables = append(tables, "flows_1m", "flows_5m", "flows_1h")
-	}
-	for _, dim := range []string{"DstAS", "ProcessName"} {
-		for _, table := range tables {
-			step := 300
-			if table == "flows_1h" {
-				step = 3600
-			}
-			q := topQuery(table, dim, step)
-			var times []time.Duration
-			var nrows int
-			for i := 0; i < runs; i++ {
-				t := time.Now()
-				res, err := st.Query(ctx, q, params)
-				if err != nil {
-					return fmt.Errorf("%s on %s: %w", dim, table, err)
-				}
-				times = append(times, time.Since(t))
-				nrows = len(res.Rows)
-			}
-			first := times[0]
-			rest := append([]time.Duration(nil), times[1:]...)
-			sort.Slice(rest, func(i, j int) bool { return rest[i] < rest[j] })
-			fmt.Printf("query: top10+Other %-11s on %-8s step %4ds: first %4d ms, median %4d ms, min %4d ms (%d result rows)\n",
-				dim, table, step, first.Milliseconds(), rest[len(rest)/2].Milliseconds(), rest[0].Milliseconds(), nrows)
-		}
-	}
-	return nil
 }

@@ -5,8 +5,10 @@
 // Tables (names as seen by inserts and queries):
 //
 //	flows              raw flows, MergeTree, partitioned by day
-//	flows_1m/5m/1h     rollups (non-MainOnly columns + Flows), SummingMergeTree,
-//	                   fed by chained materialized views flows → 1m → 5m → 1h
+//	flows_1m/5m/1h     rollups (non-MainOnly columns + Flows), SummingMergeTree
+//	                   sorted on the columns that are not attributes of others,
+//	                   filled by the store's writer (RollupsByWriter), else by
+//	                   chained materialized views flows → 1m → 5m → 1h
 //	interface_counters interface counter samples
 //	host_counters      host counter samples
 //	exporters          exporter attributes seen in flows (ReplacingMergeTree),
@@ -27,6 +29,7 @@ import (
 
 	"github.com/hostflow/hostflow/flow"
 	"github.com/hostflow/hostflow/store/native"
+	"github.com/hostflow/hostflow/store/rollup"
 )
 
 // Table names.
@@ -50,8 +53,15 @@ type Options struct {
 	// Cluster, when set, creates Replicated tables plus Distributed tables
 	// ON CLUSTER Cluster.
 	Cluster string
-	// Rollups enables flows_1m, flows_5m and flows_1h and their views.
+	// Rollups enables flows_1m, flows_5m and flows_1h, filled by
+	// materialized views from the raw table, or by the writer.
 	Rollups bool
+	// RollupsByWriter: the writer fills the rollup tables itself (the store
+	// aggregates flows with store/rollup) instead of materialized views.
+	// Whoever inserts raw flows without the store's writer must then fill
+	// them too; without it (tests and benchmarks inserting directly) the
+	// views do.
+	RollupsByWriter bool
 	// TTL is the retention per table name; 0 or absent keeps data forever.
 	TTL map[string]time.Duration
 	// Disabled lists flow columns that are not written (nor created).
@@ -73,8 +83,25 @@ var required = []string{
 var DefaultDisabled = []string{"SrcMAC", "DstMAC", "SrcVlan", "DstVlan", "NextHop", "IPFragmentID", "IPFragmentOffset", "IPv6FlowLabel"}
 
 // rollupKey is the primary key of the rollup tables, coarse to fine.
-var rollupKey = []string{"TimeReceived", "ExporterAddress", "EType", "Proto", "InIfName", "SrcAS",
-	"ForwardingStatus", "OutIfName", "DstAS", "SamplingRate"}
+var rollupKey = []string{"TimeReceived", "ExporterAddress", "EType", "Proto", "InIf", "SrcAS",
+	"ForwardingStatus", "OutIf", "DstAS", "SamplingRate"}
+
+// attributes are rollup columns that are functions of other rollup columns:
+// the exporter's attributes and host name (of ExporterAddress) and the
+// interfaces' attributes (of ExporterAddress and InIf/OutIf), all set by
+// enrichment from the exporter and the interface index. They do not split
+// rollup rows, so they stay out of the rollups' sorting key: the views
+// take any() of them per group and the SummingMergeTree keeps an arbitrary
+// (the same) value of each when it merges rows. A shorter sorting key
+// makes the views' GROUP BY, the sort of every inserted block and the
+// merges much cheaper. (An attribute that changes within a rollup bucket,
+// e.g. an interface renamed, keeps one of its values for that bucket.)
+var attributes = []string{
+	"ExporterName", "ExporterGroup", "ExporterRole", "ExporterSite", "ExporterRegion", "ExporterTenant", "HostName",
+	"InIfName", "OutIfName", "InIfDescription", "OutIfDescription", "InIfSpeed", "OutIfSpeed",
+	"InIfConnectivity", "OutIfConnectivity", "InIfProvider", "OutIfProvider", "InIfBoundary", "OutIfBoundary",
+	"InIfKind", "OutIfKind",
+}
 
 // Schema is the wanted state of the database.
 type Schema struct {
@@ -212,10 +239,11 @@ func (s *Schema) Tables() []Table {
 	return tables
 }
 
-type rollup struct {
-	table  Table
-	from   string // table the view reads
-	bucket string // time function
+type rollupTable struct {
+	table   Table
+	from    string // table the view reads
+	bucket  string // time function
+	seconds uint32 // its width
 }
 
 func (s *Schema) rollupColumns() (dims []Column, sums []Column) {
@@ -236,54 +264,94 @@ func (s *Schema) rollupColumns() (dims []Column, sums []Column) {
 	return dims, append(sums, Column{Name: "Flows", Type: "UInt64", Codec: "T64, LZ4"})
 }
 
-func (s *Schema) rollups() []rollup {
-	dims, sums := s.rollupColumns()
+// rollupOrder is the rollups' sorting key: rollupKey, then every other
+// dimension that is not an attribute.
+func rollupOrder(dims []Column) []string {
 	order := slices.Clone(rollupKey)
 	for _, d := range dims {
-		if !slices.Contains(order, d.Name) {
+		if !slices.Contains(order, d.Name) && !slices.Contains(attributes, d.Name) {
 			order = append(order, d.Name)
 		}
 	}
+	return order
+}
+
+func (s *Schema) rollups() []rollupTable {
+	dims, sums := s.rollupColumns()
+	order := rollupOrder(dims)
 	mk := func(name, partition string) Table {
 		return Table{Name: name, Columns: append(slices.Clone(dims), sums...),
 			Engine: "SummingMergeTree((Bytes, Packets, Flows))", PartitionBy: partition,
 			OrderBy: order, PrimaryKey: rollupKey, TTLColumn: "TimeReceived", TTL: s.ttl(name),
 			Settings: "index_granularity = 8192, ttl_only_drop_parts = 1"}
 	}
-	return []rollup{
-		{mk(Flows1m, "toYYYYMMDD(TimeReceived)"), Flows, "toStartOfMinute"},
-		{mk(Flows5m, "toYYYYMMDD(TimeReceived)"), Flows1m, "toStartOfFiveMinutes"},
-		{mk(Flows1h, "toYYYYMM(TimeReceived)"), Flows5m, "toStartOfHour"},
+	return []rollupTable{
+		{mk(Flows1m, "toYYYYMMDD(TimeReceived)"), Flows, "toStartOfMinute", 60},
+		{mk(Flows5m, "toYYYYMMDD(TimeReceived)"), Flows1m, "toStartOfFiveMinutes", 300},
+		{mk(Flows1h, "toYYYYMM(TimeReceived)"), Flows5m, "toStartOfHour", 3600},
 	}
 }
 
 // Views returns the wanted materialized views.
 func (s *Schema) Views() []View {
 	var views []View
-	if s.opts.Rollups {
-		dims, _ := s.rollupColumns()
-		var sel, group []string
+	if s.opts.Rollups && !s.opts.RollupsByWriter {
 		for _, r := range s.rollups() {
-			sel, group = sel[:0], group[:0]
-			for _, d := range dims {
-				if d.Name == "TimeReceived" {
-					sel = append(sel, r.bucket+"(TimeReceived) AS TimeReceived")
-				} else {
-					sel = append(sel, d.Name)
-				}
-				group = append(group, d.Name)
-			}
-			count := "count()"
-			if r.from != Flows {
-				count = "sum(Flows)"
-			}
-			sel = append(sel, "sum(Bytes) AS Bytes", "sum(Packets) AS Packets", count+" AS Flows")
 			views = append(views, View{Name: r.table.Name + "_mv", To: r.table.Name,
-				Select: fmt.Sprintf("SELECT %s FROM %s GROUP BY %s", strings.Join(sel, ", "),
-					s.local(r.from), strings.Join(group, ", "))})
+				Select: s.rollupSelect(r, s.local(r.from))})
 		}
 	}
 	return views
+}
+
+// rollupSelect is the view's SELECT aggregating from into r's rows: it
+// groups on the sorting key's columns and takes any() of the attributes
+// (functions of the key: one value per group).
+func (s *Schema) rollupSelect(r rollupTable, from string) string {
+	dims, _ := s.rollupColumns()
+	var sel, group []string
+	for _, d := range dims {
+		switch {
+		case d.Name == "TimeReceived":
+			sel = append(sel, r.bucket+"(TimeReceived) AS TimeReceived")
+			group = append(group, "TimeReceived")
+		case slices.Contains(attributes, d.Name):
+			sel = append(sel, "any("+d.Name+") AS "+d.Name)
+		default:
+			sel = append(sel, d.Name)
+			group = append(group, d.Name)
+		}
+	}
+	count := "count()"
+	if r.from != Flows {
+		count = "sum(Flows)"
+	}
+	sel = append(sel, "sum(Bytes) AS Bytes", "sum(Packets) AS Packets", count+" AS Flows")
+	return fmt.Sprintf("SELECT %s FROM %s GROUP BY %s", strings.Join(sel, ", "), from, strings.Join(group, ", "))
+}
+
+// RollupWriter describes what the writer needs to fill the rollup tables:
+// the dimension columns with their Native types (key columns marked), and
+// the tables, finest first, with their time bucket in seconds.
+func (s *Schema) RollupWriter() (cols []rollup.Column, tables []string, buckets []uint32) {
+	dims, _ := s.rollupColumns()
+	key := rollupOrder(dims)
+	fields := map[string]native.Field[flow.Record]{}
+	for _, f := range s.FlowFields() {
+		fields[f.Name] = f
+	}
+	for _, d := range dims {
+		if d.Name == "TimeReceived" {
+			continue
+		}
+		f := fields[d.Name]
+		cols = append(cols, rollup.Column{Name: d.Name, Type: f.Type, Width: f.Kind.Width(), Key: slices.Contains(key, d.Name)})
+	}
+	for _, r := range s.rollups() {
+		tables = append(tables, s.InsertTable(r.table.Name))
+		buckets = append(buckets, r.seconds)
+	}
+	return cols, tables, buckets
 }
 
 // local is the name of the table holding the data on each node.
