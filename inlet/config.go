@@ -41,12 +41,13 @@ type ListenerConfig struct {
 	// reader/decoder goroutine. 0 means one per CPU, at most 8.
 	Sockets int `yaml:"sockets"`
 	// ReceiveBuffer is SO_RCVBUF in bytes (forced past rmem_max when
-	// running with CAP_NET_ADMIN).
+	// running with CAP_NET_ADMIN); 0 or absent: 32 MiB.
 	ReceiveBuffer int `yaml:"receive-buffer"`
 	// MaxDatagram is the largest datagram accepted; longer ones are
-	// dropped (reason "truncated").
+	// dropped (reason "truncated"); 0 or absent: 9216.
 	MaxDatagram int `yaml:"max-datagram"`
-	// Batch is how many datagrams one recvmmsg call may return.
+	// Batch is how many datagrams one recvmmsg call may return; 0 or
+	// absent: 64.
 	Batch int `yaml:"batch"`
 }
 
@@ -54,8 +55,9 @@ type ListenerConfig struct {
 // 4739, dual-stack.
 func DefaultConfig() Config {
 	l := func(proto, addr string) ListenerConfig {
-		return ListenerConfig{Protocol: proto, Listen: addr, ReceiveBuffer: 32 << 20,
-			MaxDatagram: 9216, Batch: 64}
+		d := ListenerConfig{Protocol: proto, Listen: addr}
+		d.defaults()
+		return d
 	}
 	return Config{
 		Listeners: []ListenerConfig{
@@ -67,11 +69,26 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate checks every listener.
+// defaults sets the fields left out (zero) of a listener, so a
+// configuration can give a listener as just its protocol and address.
+func (l *ListenerConfig) defaults() {
+	if l.ReceiveBuffer == 0 {
+		l.ReceiveBuffer = 32 << 20
+	}
+	if l.MaxDatagram == 0 {
+		l.MaxDatagram = 9216
+	}
+	if l.Batch == 0 {
+		l.Batch = 64
+	}
+}
+
+// Validate sets the listeners' defaults and checks every listener.
 func (c *Config) Validate() error {
 	var errs []error
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
+		l.defaults()
 		key := fmt.Sprintf("listeners.%d", i)
 		switch l.Protocol {
 		case ProtoSFlow, ProtoNetFlow, ProtoIPFIX:

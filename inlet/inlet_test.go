@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/hostflow/hostflow/decoder"
+	"github.com/hostflow/hostflow/internal/config"
 	"github.com/hostflow/hostflow/internal/daemon"
 )
 
@@ -185,5 +186,39 @@ func TestConfigValidation(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
+	}
+}
+
+// A listener given as its protocol and address gets the other fields'
+// defaults; values given are still checked.
+func TestListenerDefaults(t *testing.T) {
+	for _, c := range []struct {
+		name, yaml, err string
+		want            ListenerConfig
+	}{
+		{"short", "listeners:\n  - protocol: sflow\n    listen: \"[::]:6343\"\n", "",
+			ListenerConfig{Protocol: "sflow", Listen: "[::]:6343", ReceiveBuffer: 32 << 20, MaxDatagram: 9216, Batch: 64}},
+		{"given", "listeners:\n  - protocol: netflow\n    listen: 127.0.0.1:2055\n    batch: 8\n", "",
+			ListenerConfig{Protocol: "netflow", Listen: "127.0.0.1:2055", ReceiveBuffer: 32 << 20, MaxDatagram: 9216, Batch: 8}},
+		{"bad", "listeners:\n  - protocol: sflow\n    listen: \":6343\"\n    max-datagram: 100\n",
+			"inlet.yaml:4: key listeners.0.max-datagram: must be between 512 and 65535", ListenerConfig{}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var cfg Config
+			// Parse validates too: errors name the file and line.
+			err := config.Parse("inlet.yaml", []byte(c.yaml), &cfg)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cfg.Listeners) != 1 || cfg.Listeners[0] != c.want {
+				t.Errorf("listeners %+v, want %+v", cfg.Listeners, c.want)
+			}
+		})
 	}
 }

@@ -171,12 +171,12 @@ func TestStartErrors(t *testing.T) {
 	if !d2.Current().Empty() {
 		t.Error("set not empty")
 	}
-	if err := r2.Health()["hostflow/geoip"]; err == nil || !strings.Contains(err.Error(), "nope.mmdb") {
+	if err := r2.Health()["geoip"]; err == nil || !strings.Contains(err.Error(), "nope.mmdb") {
 		t.Errorf("health while missing: %v", err)
 	}
 	geoiptest.Write(t, missing, "GeoLite2-City", map[string]mmdbtype.Map{"1.0.0.0/24": geoiptest.City("AU", "Sydney")})
 	waitFor(t, func() bool { got, _ := d2.Current().Lookup(netip.MustParseAddr("1.0.0.1")); return got.Country == "AU" })
-	if err := r2.Health()["hostflow/geoip"]; err != nil {
+	if err := r2.Health()["geoip"]; err != nil {
 		t.Errorf("health once loaded: %v", err)
 	}
 }

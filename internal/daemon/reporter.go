@@ -174,11 +174,16 @@ func (r *Reporter) Limited(key, msg string, attrs ...any) {
 	r.log.Warn(msg, attrs...)
 }
 
-// RegisterHealth adds a named health check; a nil error means healthy.
+// RegisterHealth adds a named health check, reported under the
+// component's path and its name; a nil error means healthy.
 func (r *Reporter) RegisterHealth(name string, check func() error) {
 	r.shared.mu.Lock()
 	defer r.shared.mu.Unlock()
-	r.shared.health[strings.TrimSuffix(r.prefix, "_")+"/"+name] = check
+	key := name
+	if r.path != "" {
+		key = r.path + "/" + name // "store/writer": the component's path, as in logs
+	}
+	r.shared.health[key] = check
 }
 
 // Health runs every check and returns the failures by name.

@@ -19,6 +19,7 @@ import (
 	"github.com/hostflow/hostflow/internal/config"
 	"github.com/hostflow/hostflow/internal/demo"
 	"github.com/hostflow/hostflow/query"
+	"github.com/hostflow/hostflow/sflow"
 	"github.com/hostflow/hostflow/store"
 	"github.com/hostflow/hostflow/tailnet"
 )
@@ -113,6 +114,12 @@ func (c *Config) Validate() error {
 	case "auto", "text", "json":
 	default:
 		errs = append(errs, config.Errorf("log.format", "must be auto, text or json, not %q", c.Log.Format))
+	}
+	// Through the embedded node, a datagram larger than IPv6's minimum MTU
+	// less its headers cannot cross the tunnel: every send would fail.
+	if c.Tailnet.Enabled && c.Agent.DatagramSize > sflow.DefaultMaxDatagramSize {
+		errs = append(errs, config.Errorf("agent.datagram-size",
+			"must be at most %d with tailnet.enabled (the tunnel's 1280-byte MTU), not %d", sflow.DefaultMaxDatagramSize, c.Agent.DatagramSize))
 	}
 	errs = append(errs,
 		config.Prefix("agent", c.Agent.Validate()),
