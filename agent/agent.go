@@ -7,6 +7,8 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -57,6 +59,9 @@ type Agent struct {
 	mu       sync.Mutex
 	samplers map[int]*tap // by ifIndex
 	linkList []counters.Link
+	// tapFailed: selected interfaces the last rescan could not sample, for
+	// the health check.
+	tapFailed map[string]error
 
 	queueDrops  prometheus.Counter
 	notIP       prometheus.Counter
@@ -97,7 +102,20 @@ func New(cfg Config, deps Deps) (*Agent, error) {
 	a.tapErrors = r.Counter("tap_errors_total", "Interfaces that could not be sampled.")
 	a.pollErrors = r.Counter("poll_errors_total", "Counter polls that failed (in part).")
 	a.sampledPkts = r.CounterVec("samples_total", "Flow samples taken, by interface.", "interface")
+	r.RegisterHealth("sampling", a.health)
 	return a, nil
+}
+
+// health fails while a selected interface cannot be sampled (a missing
+// capability, most often): the agent keeps running for the others.
+func (a *Agent) health() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.tapFailed) == 0 {
+		return nil
+	}
+	names := slices.Sorted(maps.Keys(a.tapFailed))
+	return fmt.Errorf("cannot sample %d interface(s): %s: %w", len(names), names[0], a.tapFailed[names[0]])
 }
 
 // Start opens process attribution and the exporter, samples the selected
@@ -258,6 +276,7 @@ func (a *Agent) rescan() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.linkList = links
+	a.tapFailed = map[string]error{}
 	want := map[int]bool{}
 	for i := range links {
 		l := &links[i]
@@ -281,6 +300,7 @@ func (a *Agent) rescan() error {
 		t, err := a.startTap(l, rate, lt, excl)
 		if err != nil {
 			a.tapErrors.Inc()
+			a.tapFailed[l.Name] = err
 			a.r.Limited("tap", "cannot sample interface", "interface", l.Name, "error", err)
 			continue
 		}
