@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 5s
 TESTFLAGS ?=
 
-.PHONY: all build build-notailnet demo test deps deps-run lint unit fuzz fuzz-short bench bench-ingest bench-agent bench-store clean package package-libchdb ui e2e screenshots
+.PHONY: all build build-notailnet demo test deps deps-run lint unit fuzz fuzz-short bench bench-ingest bench-agent bench-store soak clean package package-libchdb ui e2e screenshots
 
 all: build
 
@@ -88,6 +88,12 @@ bench-agent:
 
 bench-store:
 	$(GO) build -o bin/storebench ./bench/store && taskset -c 1 bin/storebench -rows 5000000
+
+# The collector through overload, a store outage, kill -9 and an agent
+# losing it, with a table of the results (root, loopback, ~5 minutes; see
+# docs/operations.md).
+soak: build
+	$(GO) run ./bench/soak -hostflow bin/hostflow
 
 CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/hostflow
 
