@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 
 	"github.com/hostflow/hostflow/console"
+	"github.com/hostflow/hostflow/internal/config"
 	"github.com/hostflow/hostflow/internal/daemon"
 	"github.com/hostflow/hostflow/internal/demo"
 	"github.com/hostflow/hostflow/internal/roles"
@@ -98,24 +99,33 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: OK\n", args[1])
 		return 0
 	case "defaults":
-		cfg := roles.Defaults()
-		enc := yaml.NewEncoder(stdout)
-		enc.SetIndent(2)
-		if err := enc.Encode(cfg); err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		return 0
+		return printConfig(roles.Defaults(), stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "hostflow config: unknown subcommand %q\n", args[0])
 	return 2
+}
+
+// printConfig prints a configuration as YAML, secrets (passwords, auth
+// keys, communities) as <redacted>: a printout is pasted in tickets.
+func printConfig(cfg roles.Config, stdout, stderr io.Writer) int {
+	enc := yaml.NewEncoder(stdout)
+	enc.SetIndent(2)
+	node, err := config.Redact(cfg)
+	if err == nil {
+		err = enc.Encode(node)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	return 0
 }
 
 func runRole(role string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hostflow "+role, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("c", "", "configuration file (YAML); defaults apply when omitted")
-	printConfig := fs.Bool("print-config", false, "print the effective configuration and exit")
+	printCfg := fs.Bool("print-config", false, "print the effective configuration and exit")
 	var dataDir *string
 	var demoTraffic *bool
 	if role == "collector" || role == "standalone" {
@@ -143,14 +153,8 @@ func runRole(role string, args []string, stdout, stderr io.Writer) int {
 		cfg.Store.Path = filepath.Join(*dataDir, "store")
 		cfg.Store.Spool.Dir = filepath.Join(*dataDir, "spool")
 	}
-	if *printConfig {
-		enc := yaml.NewEncoder(stdout)
-		enc.SetIndent(2)
-		if err := enc.Encode(cfg); err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		return 0
+	if *printCfg {
+		return printConfig(cfg, stdout, stderr)
 	}
 	app, err := roles.NewApp(&cfg, stderr)
 	if err != nil {
