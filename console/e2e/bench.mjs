@@ -3,16 +3,23 @@
 // fresh tab with the HTTP cache warm: first contentful paint and the time
 // until its 24 h chart is drawn, median and max.
 //   cd console/web && node ../e2e/bench.mjs [N]
+// Against a running collector instead of the fixture (e.g. one over a
+// store of 20 M flows), with a host of that store:
+//   HOSTFLOW_BENCH_URL=http://127.0.0.1:8080/ HOSTFLOW_BENCH_HOST=host-1 \
+//   HOSTFLOW_BENCH_TOKEN=hf_... node ../e2e/bench.mjs [N]
 import { chartOption, launch, startServer } from './harness.mjs';
 
 const n = parseInt(process.argv[2] ?? '7', 10);
 const pages = [
   { name: 'home', path: '/', chart: 'home-traffic' },
   { name: 'visualize', path: '/visualize', chart: 'visualize' },
-  { name: 'host', path: '/hosts/web-1', chart: 'host-traffic' },
+  { name: 'host', path: `/hosts/${process.env.HOSTFLOW_BENCH_HOST ?? 'web-1'}`, chart: 'host-traffic' },
 ];
 
-const server = await startServer();
+const external = process.env.HOSTFLOW_BENCH_URL;
+const server = external
+  ? { url: external, token: process.env.HOSTFLOW_BENCH_TOKEN ?? '', stop: async () => {} }
+  : await startServer();
 const browser = await launch();
 const stat = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
