@@ -87,9 +87,12 @@ var rollupKey = []string{"TimeReceived", "ExporterAddress", "EType", "Proto", "I
 	"ForwardingStatus", "OutIf", "DstAS", "SamplingRate"}
 
 // attributes are rollup columns that are functions of other rollup columns:
-// the exporter's attributes and host name (of ExporterAddress) and the
-// interfaces' attributes (of ExporterAddress and InIf/OutIf), all set by
-// enrichment from the exporter and the interface index. They do not split
+// the exporter's classification (of ExporterAddress and ExporterName) and
+// the interfaces' attributes (of the exporter and InIf/OutIf), all set by
+// enrichment from the exporter and the interface index. ExporterName and
+// HostName are not: agents behind NAT at different sites can share a
+// private agent address, and several hosts can report through one
+// exporter; merging them would credit one host with another's traffic. They do not split
 // rollup rows, so they stay out of the rollups' sorting key: the views
 // take any() of them per group and the SummingMergeTree keeps an arbitrary
 // (the same) value of each when it merges rows. A shorter sorting key
@@ -97,7 +100,7 @@ var rollupKey = []string{"TimeReceived", "ExporterAddress", "EType", "Proto", "I
 // merges much cheaper. (An attribute that changes within a rollup bucket,
 // e.g. an interface renamed, keeps one of its values for that bucket.)
 var attributes = []string{
-	"ExporterName", "ExporterGroup", "ExporterRole", "ExporterSite", "ExporterRegion", "ExporterTenant", "HostName",
+	"ExporterGroup", "ExporterRole", "ExporterSite", "ExporterRegion", "ExporterTenant",
 	"InIfName", "OutIfName", "InIfDescription", "OutIfDescription", "InIfSpeed", "OutIfSpeed",
 	"InIfConnectivity", "OutIfConnectivity", "InIfProvider", "OutIfProvider", "InIfBoundary", "OutIfBoundary",
 	"InIfKind", "OutIfKind",

@@ -141,7 +141,7 @@ CREATE TABLE IF NOT EXISTS hostflow.flows_1m_local ON CLUSTER flows (
 ) ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/hostflow/flows_1m_local', '{replica}', (Bytes, Packets, Flows))
 PARTITION BY toYYYYMMDD(TimeReceived)
 PRIMARY KEY (TimeReceived, ExporterAddress, EType, Proto, InIf, SrcAS, ForwardingStatus, OutIf, DstAS, SamplingRate)
-ORDER BY (TimeReceived, ExporterAddress, EType, Proto, InIf, SrcAS, ForwardingStatus, OutIf, DstAS, SamplingRate, SrcNetName, DstNetName, SrcNetRole, DstNetRole, SrcNetSite, DstNetSite, SrcNetRegion, DstNetRegion, SrcNetTenant, DstNetTenant, SrcCountry, DstCountry, SrcGeoCity, DstGeoCity, FlowDirection, ProcessName, ProcessUser, Unit, Container)
+ORDER BY (TimeReceived, ExporterAddress, EType, Proto, InIf, SrcAS, ForwardingStatus, OutIf, DstAS, SamplingRate, ExporterName, SrcNetName, DstNetName, SrcNetRole, DstNetRole, SrcNetSite, DstNetSite, SrcNetRegion, DstNetRegion, SrcNetTenant, DstNetTenant, SrcCountry, DstCountry, SrcGeoCity, DstGeoCity, FlowDirection, HostName, ProcessName, ProcessUser, Unit, Container)
 TTL TimeReceived + toIntervalSecond(604800)
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 
@@ -204,7 +204,7 @@ CREATE TABLE IF NOT EXISTS hostflow.flows_5m_local ON CLUSTER flows (
 ) ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/hostflow/flows_5m_local', '{replica}', (Bytes, Packets, Flows))
 PARTITION BY toYYYYMMDD(TimeReceived)
 PRIMARY KEY (TimeReceived, ExporterAddress, EType, Proto, InIf, SrcAS, ForwardingStatus, OutIf, DstAS, SamplingRate)
-ORDER BY (TimeReceived, ExporterAddress, EType, Proto, InIf, SrcAS, ForwardingStatus, OutIf, DstAS, SamplingRate, SrcNetName, DstNetName, SrcNetRole, DstNetRole, SrcNetSite, DstNetSite, SrcNetRegion, DstNetRegion, SrcNetTenant, DstNetTenant, SrcCountry, DstCountry, SrcGeoCity, DstGeoCity, FlowDirection, ProcessName, ProcessUser, Unit, Container)
+ORDER BY (TimeReceived, ExporterAddress, EType, Proto, InIf, SrcAS, ForwardingStatus, OutIf, DstAS, SamplingRate, ExporterName, SrcNetName, DstNetName, SrcNetRole, DstNetRole, SrcNetSite, DstNetSite, SrcNetRegion, DstNetRegion, SrcNetTenant, DstNetTenant, SrcCountry, DstCountry, SrcGeoCity, DstGeoCity, FlowDirection, HostName, ProcessName, ProcessUser, Unit, Container)
 TTL TimeReceived + toIntervalSecond(7776000)
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 
@@ -267,7 +267,7 @@ CREATE TABLE IF NOT EXISTS hostflow.flows_1h_local ON CLUSTER flows (
 ) ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/hostflow/flows_1h_local', '{replica}', (Bytes, Packets, Flows))
 PARTITION BY toYYYYMM(TimeReceived)
 PRIMARY KEY (TimeReceived, ExporterAddress, EType, Proto, InIf, SrcAS, ForwardingStatus, OutIf, DstAS, SamplingRate)
-ORDER BY (TimeReceived, ExporterAddress, EType, Proto, InIf, SrcAS, ForwardingStatus, OutIf, DstAS, SamplingRate, SrcNetName, DstNetName, SrcNetRole, DstNetRole, SrcNetSite, DstNetSite, SrcNetRegion, DstNetRegion, SrcNetTenant, DstNetTenant, SrcCountry, DstCountry, SrcGeoCity, DstGeoCity, FlowDirection, ProcessName, ProcessUser, Unit, Container)
+ORDER BY (TimeReceived, ExporterAddress, EType, Proto, InIf, SrcAS, ForwardingStatus, OutIf, DstAS, SamplingRate, ExporterName, SrcNetName, DstNetName, SrcNetRole, DstNetRole, SrcNetSite, DstNetSite, SrcNetRegion, DstNetRegion, SrcNetTenant, DstNetTenant, SrcCountry, DstCountry, SrcGeoCity, DstGeoCity, FlowDirection, HostName, ProcessName, ProcessUser, Unit, Container)
 TTL TimeReceived + toIntervalSecond(31536000)
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 

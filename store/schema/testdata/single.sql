@@ -137,7 +137,7 @@ CREATE TABLE IF NOT EXISTS hostflow.flows_1m (
 ) ENGINE = SummingMergeTree((Bytes, Packets, Flows))
 PARTITION BY toYYYYMMDD(TimeReceived)
 PRIMARY KEY (TimeReceived, ExporterAddress, EType, Proto, InIf, SrcAS, ForwardingStatus, OutIf, DstAS, SamplingRate)
-ORDER BY (TimeReceived, ExporterAddress, EType, Proto, InIf, SrcAS, ForwardingStatus, OutIf, DstAS, SamplingRate, SrcNetName, DstNetName, SrcNetRole, DstNetRole, SrcNetSite, DstNetSite, SrcNetRegion, DstNetRegion, SrcNetTenant, DstNetTenant, SrcCountry, DstCountry, SrcGeoCity, DstGeoCity, FlowDirection, ProcessName, ProcessUser, Unit, Container)
+ORDER BY (TimeReceived, ExporterAddress, EType, Proto, InIf, SrcAS, ForwardingStatus, OutIf, DstAS, SamplingRate, ExporterName, SrcNetName, DstNetName, SrcNetRole, DstNetRole, SrcNetSite, DstNetSite, SrcNetRegion, DstNetRegion, SrcNetTenant, DstNetTenant, SrcCountry, DstCountry, SrcGeoCity, DstGeoCity, FlowDirection, HostName, ProcessName, ProcessUser, Unit, Container)
 TTL TimeReceived + toIntervalSecond(604800)
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 
@@ -198,7 +198,7 @@ CREATE TABLE IF NOT EXISTS hostflow.flows_5m (
 ) ENGINE = SummingMergeTree((Bytes, Packets, Flows))
 PARTITION BY toYYYYMMDD(TimeReceived)
 PRIMARY KEY (TimeReceived, ExporterAddress, EType, Proto, InIf, SrcAS, ForwardingStatus, OutIf, DstAS, SamplingRate)
-ORDER BY (TimeReceived, ExporterAddress, EType, Proto, InIf, SrcAS, ForwardingStatus, OutIf, DstAS, SamplingRate, SrcNetName, DstNetName, SrcNetRole, DstNetRole, SrcNetSite, DstNetSite, SrcNetRegion, DstNetRegion, SrcNetTenant, DstNetTenant, SrcCountry, DstCountry, SrcGeoCity, DstGeoCity, FlowDirection, ProcessName, ProcessUser, Unit, Container)
+ORDER BY (TimeReceived, ExporterAddress, EType, Proto, InIf, SrcAS, ForwardingStatus, OutIf, DstAS, SamplingRate, ExporterName, SrcNetName, DstNetName, SrcNetRole, DstNetRole, SrcNetSite, DstNetSite, SrcNetRegion, DstNetRegion, SrcNetTenant, DstNetTenant, SrcCountry, DstCountry, SrcGeoCity, DstGeoCity, FlowDirection, HostName, ProcessName, ProcessUser, Unit, Container)
 TTL TimeReceived + toIntervalSecond(7776000)
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 
@@ -259,7 +259,7 @@ CREATE TABLE IF NOT EXISTS hostflow.flows_1h (
 ) ENGINE = SummingMergeTree((Bytes, Packets, Flows))
 PARTITION BY toYYYYMM(TimeReceived)
 PRIMARY KEY (TimeReceived, ExporterAddress, EType, Proto, InIf, SrcAS, ForwardingStatus, OutIf, DstAS, SamplingRate)
-ORDER BY (TimeReceived, ExporterAddress, EType, Proto, InIf, SrcAS, ForwardingStatus, OutIf, DstAS, SamplingRate, SrcNetName, DstNetName, SrcNetRole, DstNetRole, SrcNetSite, DstNetSite, SrcNetRegion, DstNetRegion, SrcNetTenant, DstNetTenant, SrcCountry, DstCountry, SrcGeoCity, DstGeoCity, FlowDirection, ProcessName, ProcessUser, Unit, Container)
+ORDER BY (TimeReceived, ExporterAddress, EType, Proto, InIf, SrcAS, ForwardingStatus, OutIf, DstAS, SamplingRate, ExporterName, SrcNetName, DstNetName, SrcNetRole, DstNetRole, SrcNetSite, DstNetSite, SrcNetRegion, DstNetRegion, SrcNetTenant, DstNetTenant, SrcCountry, DstCountry, SrcGeoCity, DstGeoCity, FlowDirection, HostName, ProcessName, ProcessUser, Unit, Container)
 TTL TimeReceived + toIntervalSecond(31536000)
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 
