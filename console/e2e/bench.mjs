@@ -7,14 +7,20 @@
 // store of 20 M flows), with a host of that store:
 //   HOSTFLOW_BENCH_URL=http://127.0.0.1:8080/ HOSTFLOW_BENCH_HOST=host-1 \
 //   HOSTFLOW_BENCH_TOKEN=hf_... node ../e2e/bench.mjs [N]
+// HOSTFLOW_BENCH_PAGES (e.g. visualize,host) picks pages, and
+// HOSTFLOW_BENCH_QUERY (e.g. start=2036-06-01T00:00:00Z&end=...) is added
+// to their URLs, for a store whose 24 h are not the last 24 h.
 import { chartOption, launch, startServer } from './harness.mjs';
 
 const n = parseInt(process.argv[2] ?? '7', 10);
-const pages = [
+const allPages = [
   { name: 'home', path: '/', chart: 'home-traffic' },
   { name: 'visualize', path: '/visualize', chart: 'visualize' },
   { name: 'host', path: `/hosts/${process.env.HOSTFLOW_BENCH_HOST ?? 'web-1'}`, chart: 'host-traffic' },
 ];
+const picked = process.env.HOSTFLOW_BENCH_PAGES?.split(',');
+const pages = allPages.filter((pg) => !picked || picked.includes(pg.name));
+const query = process.env.HOSTFLOW_BENCH_QUERY ? `?${process.env.HOSTFLOW_BENCH_QUERY}` : '';
 
 const external = process.env.HOSTFLOW_BENCH_URL;
 const server = external
@@ -33,7 +39,7 @@ try {
       const p = await browser.context.newPage();
       await p.addInitScript((t) => localStorage.setItem('hostflow.token', t), server.token);
       const t0 = Date.now();
-      await p.goto(server.url.replace(/\/$/, '') + pg.path);
+      await p.goto(server.url.replace(/\/$/, '') + pg.path + query);
       await chartOption(p, pg.chart);
       const t1 = Date.now();
       const paint = await p.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN);
