@@ -174,13 +174,20 @@ func (s *Store) submit(it item) {
 		s.m.dropped(it, "stopped")
 		return
 	}
+	defer s.qmu.RUnlock()
 	select {
 	case s.queue <- it:
-		s.qmu.RUnlock()
 		return
 	default:
 	}
-	s.qmu.RUnlock()
+	// The writer is behind: the spiller writes the block to the spool.
 	s.m.queueFull.Inc()
-	s.toSpool(it)
+	select {
+	case s.spill <- it:
+	default:
+		// The spiller is behind too: spool it here. The receive path waits
+		// for the disk and the socket buffers absorb the input meanwhile
+		// (what they cannot hold is dropped and counted by the inlet).
+		s.toSpool(it)
+	}
 }

@@ -78,6 +78,11 @@ type Store struct {
 	qmu    sync.RWMutex // guards closed and sends on queue
 	closed bool
 	queue  chan item
+	// spill carries blocks the writer queue had no room for to the
+	// spiller, which writes them to the spool: the appenders (on the
+	// receive path) never wait for the disk.
+	spill     chan item
+	spillDone chan struct{}
 
 	amu       sync.Mutex
 	appenders map[*Appender]struct{}
@@ -105,7 +110,8 @@ func New(cfg Config, deps Dependencies) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{cfg: cfg, r: deps.Reporter.Sub("store"), schema: sc, appenders: map[*Appender]struct{}{},
-		queue: make(chan item, cfg.QueueBlocks), stopFlusher: make(chan struct{}), writerDone: make(chan struct{})}
+		queue: make(chan item, cfg.QueueBlocks), spill: make(chan item, max(cfg.QueueBlocks, 1)), spillDone: make(chan struct{}),
+		stopFlusher: make(chan struct{}), writerDone: make(chan struct{})}
 	s.kinds = [nKinds]kind{
 		kindFlows:      {table: sc.InsertTable(schema.Flows)},
 		kindInterfaces: {table: sc.InsertTable(schema.InterfaceCounters)},
@@ -157,6 +163,7 @@ func (s *Store) Start(ctx context.Context) error {
 	}
 	s.r.RegisterHealth("writer", s.health)
 	go s.writer()
+	go s.spiller()
 	s.wg.Add(2)
 	go s.flusher()
 	go s.housekeeping()
@@ -190,8 +197,10 @@ func (s *Store) Stop() error {
 	s.qmu.Lock()
 	s.closed = true
 	close(s.queue)
+	close(s.spill)
 	s.qmu.Unlock()
 	<-s.writerDone
+	<-s.spillDone
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s.refreshCompletion(ctx)
@@ -234,6 +243,16 @@ func (s *Store) Sync(ctx context.Context) error {
 // barrier returns once the writer has dealt with every block queued before
 // the call and emitted the rollup rows it holds.
 func (s *Store) barrier(ctx context.Context) error {
+	// First the blocks on their way to the spool, so that the spool holds
+	// them when the writer's turn comes.
+	if err := s.mark(ctx, s.spill); err != nil {
+		return err
+	}
+	return s.mark(ctx, s.queue)
+}
+
+// mark sends a marker through ch and waits until it is dealt with.
+func (s *Store) mark(ctx context.Context, ch chan item) error {
 	done := make(chan struct{})
 	s.qmu.RLock()
 	if s.closed {
@@ -242,7 +261,7 @@ func (s *Store) barrier(ctx context.Context) error {
 	}
 	// A blocking send: Sync waits behind the queued blocks by design.
 	select {
-	case s.queue <- item{done: done}:
+	case ch <- item{done: done}:
 	case <-ctx.Done():
 		s.qmu.RUnlock()
 		return ctx.Err()

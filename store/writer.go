@@ -131,8 +131,20 @@ func (s *Store) recycle(it item) {
 	}
 }
 
+// spiller writes the blocks the writer queue had no room for to the spool.
+func (s *Store) spiller() {
+	defer close(s.spillDone)
+	for it := range s.spill {
+		if it.done != nil {
+			close(it.done)
+			continue
+		}
+		s.toSpool(it)
+	}
+}
+
 // toSpool writes a block to the spool (evicting the oldest blocks if
-// needed). Called by the writer and by appenders when the queue is full.
+// needed). Called by the writer when an insert fails, and by the spiller.
 func (s *Store) toSpool(it item) {
 	table := s.kinds[it.kind].table
 	evicted, err := s.spool.Put(table, it.block)
