@@ -217,6 +217,31 @@ demo:
 	}) {
 		t.Errorf("/api/v1/hosts: %+v, want %s with its top processes", hosts, host)
 	}
+	// The terminal views read the same API: hostflow top ranks the demo's
+	// processes seen above, hostflow query finds the flows of one of them.
+	var seenRoles []string
+	for role := range seen {
+		seenRoles = append(seenRoles, role)
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"top", "--server", api, "--dimensions", "ProcessName", "--start", "now-15m", "--limit", "20"}, seenRoles},
+		{[]string{"query", "--server", api, "--filter", "ProcessName = '" + want[0] + "'", "--limit", "5", "--columns", "ProcessName,Proto,Bytes"},
+			[]string{"ProcessName", want[0] + " "}},
+	} {
+		out, err := exec.Command(bin, c.args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("hostflow %s: %v\n%s", strings.Join(c.args, " "), err, out)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("hostflow %s: output lacks %q:\n%s", strings.Join(c.args, " "), w, out)
+			}
+		}
+	}
 	// The detector runs in the standalone role and serves its list (the
 	// demo's traffic is normal: no finding is required here; detect's
 	// scenario tests cover the rules).

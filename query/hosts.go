@@ -109,7 +109,7 @@ func (b *Builder) hostPlans(req HostsRequest) ([]*plan, error) {
 	rate := "Bytes * SamplingRate * 8"
 	peer := "if(FlowDirection = 2, DstAddr, SrcAddr)"
 	mk := func(kind string, start time.Time, cols []*flow.Column, body func(p *filter.Params, from, where string) string) *plan {
-		table, _ := b.chooseTable(start, rangeStep(start, req.End), append(cols, f.Columns()...))
+		table, _ := b.chooseTable(start, req.End, rangeStep(start, req.End), append(cols, f.Columns()...))
 		p := filter.NewParams("")
 		where := timeFilter(p, start, req.End) + " AND " + f.SQL(p) + " AND HostName != ''"
 		if req.Host != "" {

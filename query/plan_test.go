@@ -155,22 +155,31 @@ func TestChooseTable(t *testing.T) {
 		cols      []*flow.Column
 		wantTable string
 		wantStep  time.Duration
+		end       *time.Time // default: two hours after the start
 	}{
-		{"fine step, recent", b, time.Hour, 30 * time.Second, nil, "flows", 30 * time.Second},
-		{"minute step", b, time.Hour, 2 * time.Minute, nil, "flows_1m", 2 * time.Minute},
-		{"10 minutes", b, 24 * time.Hour, 10 * time.Minute, []*flow.Column{col("SrcAS")}, "flows_5m", 10 * time.Minute},
-		{"hours", b, 7 * 24 * time.Hour, time.Hour, nil, "flows_1h", time.Hour},
-		{"main-only column", b, 24 * time.Hour, time.Hour, []*flow.Column{col("SrcAddr")}, "flows", time.Hour},
-		{"past raw retention: 1m too short, 5m", b, 20 * 24 * time.Hour, time.Minute, nil, "flows_5m", 5 * time.Minute},
-		{"past 5m retention", b, 100 * 24 * time.Hour, 10 * time.Minute, nil, "flows_1h", time.Hour},
-		{"past every retention: longest", b, 400 * 24 * time.Hour, time.Minute, nil, "flows_1h", time.Hour},
-		{"main-only past retention", b, 20 * 24 * time.Hour, time.Minute, []*flow.Column{col("DstPort")}, "flows", time.Minute},
-		{"no rollups", noRollups, 7 * 24 * time.Hour, time.Hour, nil, "flows", time.Hour},
-		{"step not a multiple of 5m", b, 24 * time.Hour, 2 * time.Minute, nil, "flows_1m", 2 * time.Minute},
+		{"fine step, recent", b, time.Hour, 30 * time.Second, nil, "flows", 30 * time.Second, nil},
+		{"minute step", b, time.Hour, 2 * time.Minute, nil, "flows_1m", 2 * time.Minute, nil},
+		{"10 minutes", b, 24 * time.Hour, 10 * time.Minute, []*flow.Column{col("SrcAS")}, "flows_5m", 10 * time.Minute, nil},
+		{"hours", b, 7 * 24 * time.Hour, time.Hour, nil, "flows_1h", time.Hour, nil},
+		{"main-only column", b, 24 * time.Hour, time.Hour, []*flow.Column{col("SrcAddr")}, "flows", time.Hour, nil},
+		{"past raw retention: 1m too short, 5m", b, 20 * 24 * time.Hour, time.Minute, nil, "flows_5m", 5 * time.Minute, nil},
+		{"past 5m retention", b, 100 * 24 * time.Hour, 10 * time.Minute, nil, "flows_1h", time.Hour, nil},
+		{"past every retention: longest", b, 400 * 24 * time.Hour, time.Minute, nil, "flows_1h", time.Hour, nil},
+		{"main-only past retention", b, 20 * 24 * time.Hour, time.Minute, []*flow.Column{col("DstPort")}, "flows", time.Minute, nil},
+		{"no rollups", noRollups, 7 * 24 * time.Hour, time.Hour, nil, "flows", time.Hour, nil},
+		{"step not a multiple of 5m", b, 24 * time.Hour, 2 * time.Minute, nil, "flows_1m", 2 * time.Minute, nil},
+		{"last 15 minutes: raw (the rollups lag)", b, 15 * time.Minute, 15 * time.Minute, nil, "flows", 15 * time.Minute, &planNow},
+		{"15 minutes an hour ago: rollup", b, 75 * time.Minute, 15 * time.Minute, nil, "flows_5m", 15 * time.Minute, ptr(planNow.Add(-time.Hour))},
+		{"last 24 hours: rollup", b, 24 * time.Hour, 10 * time.Minute, nil, "flows_5m", 10 * time.Minute, &planNow},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			table, step := c.b.chooseTable(planNow.Add(-c.ago), c.step, c.cols)
+			start := planNow.Add(-c.ago)
+			end := start.Add(2 * time.Hour)
+			if c.end != nil {
+				end = *c.end
+			}
+			table, step := c.b.chooseTable(start, end, c.step, c.cols)
 			if table.name != c.wantTable || step != c.wantStep {
 				t.Errorf("got %s step %s, want %s step %s", table.name, step, c.wantTable, c.wantStep)
 			}
@@ -272,3 +281,5 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func netipMust(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func ptr[T any](v T) *T { return &v }

@@ -87,7 +87,7 @@ func (b *Builder) sankeyPlanFor(req SankeyRequest, f *filter.Filter, dims []*flo
 	// it. Ranges are rounded out to the minute so rollups can serve them.
 	start := alignDown(req.Start, time.Minute)
 	end := alignDown(req.End.Add(time.Minute-time.Second), time.Minute)
-	table, _ := b.chooseTable(start, end.Sub(start), used)
+	table, _ := b.chooseTable(start, end, end.Sub(start), used)
 	start, end = alignDown(start, table.resolution), alignDown(end.Add(table.resolution-time.Second), table.resolution)
 	value, _, _ := b.valueExpr(req.Unit, table)
 	p := filter.NewParams("")

@@ -26,21 +26,32 @@ func (b *Builder) flowTables() []flowTable {
 	return out
 }
 
+// RollupLag is how far behind the clock the rollup tables may be: the
+// store's writer adds a minute's flows to them after the minute ends (plus
+// its batch time; docs/store.md).
+const RollupLag = 3 * time.Minute
+
+// shortRecent is the longest range that reads the raw table when it ends
+// within RollupLag of now: over it, the rollups would miss the last
+// minutes, which a short range shows; the raw table is cheap for it.
+const shortRecent = time.Hour
+
 // chooseTable picks the table for a query over [start, end) bucketed by
-// step that uses cols. Among the tables holding every column (a MainOnly
+// step that uses cols. A short range ending within RollupLag of now reads
+// the raw table. Among the tables holding every column (a MainOnly
 // column means the raw table only) whose retention covers start, it takes
 // the coarsest whose resolution divides step; when the finest one covering
 // start is still coarser than step, that one, with step raised to its
 // resolution. When no table's retention covers start, the table with the
 // longest retention is used: what is older is gone everywhere. It returns
 // the table and the step to use.
-func (b *Builder) chooseTable(start time.Time, step time.Duration, cols []*flow.Column) (flowTable, time.Duration) {
-	mainOnly := false
+func (b *Builder) chooseTable(start, end time.Time, step time.Duration, cols []*flow.Column) (flowTable, time.Duration) {
+	now := b.now()
+	mainOnly := end.Sub(start) <= shortRecent && end.After(now.Add(-RollupLag))
 	for _, c := range cols {
 		mainOnly = mainOnly || c.MainOnly
 	}
 	ttl := b.store.Options().TTL
-	now := b.now()
 	var candidates, covering []flowTable
 	for _, t := range b.flowTables() {
 		if mainOnly && !t.raw {

@@ -190,7 +190,7 @@ func (b *Builder) tsPlan(req TimeSeriesRequest, f *filter.Filter, dims []*flow.C
 		return nil, err
 	}
 	used := append(append(slices.Clone(dims), f.Columns()...), extra...)
-	table, step := b.chooseTable(start, step, used)
+	table, step := b.chooseTable(start, end, step, used)
 	value, _, _ := b.valueExpr(req.Unit, table)
 	start, end = alignRange(start, end, step)
 	p := filter.NewParams("")

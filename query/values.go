@@ -37,7 +37,7 @@ func (b *Builder) Values(ctx context.Context, column, prefix string) ([]string, 
 	}
 	end := b.now()
 	start := end.Add(-completionWindow)
-	table, _ := b.chooseTable(start, time.Hour, []*flow.Column{c})
+	table, _ := b.chooseTable(start, end, time.Hour, []*flow.Column{c})
 	p := filter.NewParams("")
 	text := "toString(" + c.Name + ")"
 	if c.Kind == flow.KindIPv6 {

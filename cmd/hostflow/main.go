@@ -31,8 +31,8 @@ Usage:
   hostflow agent      [-c FILE]   sample this host's traffic and counters, send sFlow v5
   hostflow collector  [-c FILE]   receive sFlow/NetFlow/IPFIX, enrich, store, serve console and API
   hostflow standalone [-c FILE]   agent + collector + embedded store in one process
-  hostflow top        --server URL   live top talkers in the terminal
-  hostflow query      --server URL   run a query against the HTTP API
+  hostflow top   [--server URL]    top talkers (by process, host, peer, ...) from a collector's API
+  hostflow query [--server URL]    raw flows matching a filter, as a table or CSV
   hostflow config check FILE      validate a configuration file
   hostflow config defaults [ROLE] print the default configuration
   hostflow token create [--name N] [--scope read|admin]   make an API token
@@ -61,8 +61,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runConfig(args[1:], stdout, stderr)
 	case "token":
 		return runToken(args[1:], stdout, stderr)
-	case "agent", "collector", "standalone", "top", "query":
+	case "agent", "collector", "standalone":
 		return runRole(args[0], args[1:], stdout, stderr)
+	case "top":
+		return runTop(args[1:], stdout, stderr)
+	case "query":
+		return runQuery(args[1:], stdout, stderr)
 	case "demo-peer": // hidden: the processes of standalone --demo-traffic
 		return demo.RunPeer(args[1:], stdout, stderr)
 	}
@@ -139,10 +143,6 @@ func runRole(role string, args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		return 2
-	}
-	if role == "top" || role == "query" {
-		fmt.Fprintf(stderr, "hostflow %s: not yet available\n", role)
-		return 1
 	}
 	cfg, err := roles.Load(*cfgPath)
 	if err != nil {
