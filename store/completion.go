@@ -4,8 +4,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/hostflow/hostflow/store/native"
 )
 
 // completionPeriod is how often the exporters and interfaces tables are
@@ -17,13 +15,6 @@ const completionPeriod = time.Minute
 type window struct {
 	mu       sync.Mutex
 	min, max uint32
-}
-
-// add widens the window to the block's TimeReceived range.
-func (w *window) add(b *native.Block) {
-	if lo, hi, ok := timeRange(b); ok {
-		w.widen(lo, hi)
-	}
 }
 
 func (w *window) widen(lo, hi uint32) {

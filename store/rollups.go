@@ -47,17 +47,29 @@ func newRollups(sc *schema.Schema, cfg Config) *rollups {
 	}
 }
 
-// aggregate adds an inserted flows block to the rollups. Writer goroutine
-// only.
-func (s *Store) aggregate(b *native.Block) {
-	rl := s.rl
-	if rl == nil || b.Rows == 0 {
+// flowsInserted records an inserted (or replayed) flows block: its time
+// range for the completion refresh, its rows in the rollups. Writer
+// goroutine only.
+func (s *Store) flowsInserted(b *native.Block) {
+	if b.Rows == 0 {
 		return
 	}
-	if lo, _, ok := rl.agg.TimeRange(); ok {
-		if start, _, ok := timeRange(b); ok && start >= lo-lo%rl.buckets[0]+rl.buckets[0] {
-			s.emitRollups()
-		}
+	// Without a TimeReceived column (start 0), Add reports the layout.
+	start, end, ok := timeRange(b)
+	if ok {
+		s.seen.widen(start, end)
+	}
+	s.aggregate(b, start)
+}
+
+// aggregate adds a flows block whose oldest row is at start to the rollups.
+func (s *Store) aggregate(b *native.Block, start uint32) {
+	rl := s.rl
+	if rl == nil {
+		return
+	}
+	if lo, _, ok := rl.agg.TimeRange(); ok && start >= lo-lo%rl.buckets[0]+rl.buckets[0] {
+		s.emitRollups()
 	}
 	if err := rl.agg.Add(b); err != nil {
 		s.m.rollupErrors.Inc()

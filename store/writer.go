@@ -118,8 +118,7 @@ func (s *Store) write(it item) {
 	}
 	s.m.written(it, "inserted")
 	if it.kind == kindFlows {
-		s.seen.add(it.block)
-		s.aggregate(it.block)
+		s.flowsInserted(it.block)
 	}
 	s.recycle(it)
 }
@@ -196,8 +195,7 @@ func (s *Store) replay(all bool) {
 			return
 		}
 		if table == s.kinds[kindFlows].table {
-			s.seen.add(b)
-			s.aggregate(b)
+			s.flowsInserted(b)
 		}
 		s.m.replayedRows.WithLabelValues(table).Add(float64(b.Rows))
 		s.m.replayedBlocks.WithLabelValues(table).Inc()
