@@ -424,7 +424,7 @@ func wireTotals(t *testing.T, path string) map[wireKey][2]uint64 {
 	out := map[wireKey][2]uint64{}
 	var h packet.Header
 	for _, f := range frames {
-		if err := packet.Parse(packet.LinkEthernet, f, &h); err != nil || h.IPLength == 0 {
+		if err := packet.Parse(packet.LinkEthernet, f.Data, &h); err != nil || h.IPLength == 0 {
 			continue
 		}
 		k := wireKey{netip.AddrPortFrom(h.SrcAddr, h.SrcPort), netip.AddrPortFrom(h.DstAddr, h.DstPort), h.Proto}

@@ -1,17 +1,16 @@
 package decoder
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/hostflow/hostflow/flow"
+	"github.com/hostflow/hostflow/internal/pcapfile"
 	"github.com/hostflow/hostflow/packet"
 	"github.com/hostflow/hostflow/sflow"
 )
@@ -25,28 +24,17 @@ const sfPmacctCapture = "../sflow/testdata/pmacct-sfprobe.pcap"
 // packet package to find them.
 func sfReadCapture(t testing.TB, path string) []Packet {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(b) < 24 || binary.LittleEndian.Uint32(b) != 0xa1b2c3d4 || binary.LittleEndian.Uint32(b[20:]) != 1 {
-		t.Fatalf("%s: not a little-endian Ethernet pcap", path)
+	link, frames, err := pcapfile.Read(path)
+	if err != nil || link != pcapfile.LinkEthernet {
+		t.Fatalf("%s: link type %d, %v: want an Ethernet capture", path, link, err)
 	}
 	var out []Packet
 	var h packet.Header
-	for off := 24; off+16 <= len(b); {
-		ts := binary.LittleEndian.Uint32(b[off:])
-		n := int(binary.LittleEndian.Uint32(b[off+8:]))
-		off += 16
-		if off+n > len(b) {
-			t.Fatalf("%s: record at %d cut short", path, off)
-		}
-		frame := b[off : off+n]
-		off += n
-		if err := packet.Parse(packet.LinkEthernet, frame, &h); err != nil || h.Proto != packet.ProtoUDP {
+	for _, f := range frames {
+		if err := packet.Parse(packet.LinkEthernet, f.Data, &h); err != nil || h.Proto != packet.ProtoUDP {
 			t.Fatalf("%s: frame is not UDP: %v", path, err)
 		}
-		out = append(out, Packet{Payload: frame[h.L4Offset+8:], Source: netip.AddrPortFrom(h.SrcAddr, h.SrcPort), Received: ts})
+		out = append(out, Packet{Payload: f.Data[h.L4Offset+8:], Source: netip.AddrPortFrom(h.SrcAddr, h.SrcPort), Received: f.Sec})
 	}
 	return out
 }

@@ -27,9 +27,13 @@ var captures = []string{"eth.pcap", "raw.pcap"}
 // readPcap reads a capture and maps its link type.
 func readPcap(t testing.TB, path string) (LinkType, [][]byte) {
 	t.Helper()
-	lt, pkts, err := pcapfile.Read(path)
+	lt, frames, err := pcapfile.Read(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	pkts := make([][]byte, len(frames))
+	for i, f := range frames {
+		pkts[i] = f.Data
 	}
 	link, ok := map[uint32]LinkType{pcapfile.LinkEthernet: LinkEthernet, pcapfile.LinkRaw: LinkIP,
 		pcapfile.LinkIPv4: LinkIPv4, pcapfile.LinkIPv6: LinkIPv6}[lt]

@@ -1,19 +1,16 @@
 package sflow
 
-// A minimal pcap writer and reader for the tests: UDP datagrams over
-// Ethernet, IPv4 or IPv6. The library itself has no pcap dependency.
+// A minimal pcap writer for the tests, and a reader of the UDP datagrams
+// of a capture (frames read by internal/pcapfile). The library itself has
+// no pcap dependency.
 
 import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"os"
-)
 
-const (
-	linkEthernet = 1
-	linkRaw      = 101
-	linkLinuxSLL = 113
+	"github.com/hostflow/hostflow/internal/pcapfile"
 )
 
 // pcapWriter writes an Ethernet pcap of UDP datagrams.
@@ -30,7 +27,7 @@ func newPcapWriter() *pcapWriter {
 	w.buf = binary.LittleEndian.AppendUint32(w.buf, 0) // thiszone
 	w.buf = binary.LittleEndian.AppendUint32(w.buf, 0) // sigfigs
 	w.buf = binary.LittleEndian.AppendUint32(w.buf, 65535)
-	w.buf = binary.LittleEndian.AppendUint32(w.buf, linkEthernet)
+	w.buf = binary.LittleEndian.AppendUint32(w.buf, pcapfile.LinkEthernet)
 	return w
 }
 
@@ -113,44 +110,26 @@ type udpPayload struct {
 // readPcapUDP returns the UDP datagrams of a pcap file (Ethernet, raw IP or
 // Linux cooked captures, either byte order, micro- or nanosecond stamps).
 func readPcapUDP(path string) ([]udpPayload, error) {
-	raw, err := os.ReadFile(path)
+	link, frames, err := pcapfile.Read(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(raw) < 24 {
-		return nil, fmt.Errorf("%s: short pcap header", path)
-	}
-	var bo binary.ByteOrder
-	switch binary.LittleEndian.Uint32(raw) {
-	case 0xa1b2c3d4, 0xa1b23c4d:
-		bo = binary.LittleEndian
-	case 0xd4c3b2a1, 0x4d3cb2a1:
-		bo = binary.BigEndian
-	default:
-		return nil, fmt.Errorf("%s: not a pcap file", path)
-	}
-	link := bo.Uint32(raw[20:])
 	var out []udpPayload
-	for off := 24; off+16 <= len(raw); {
-		incl := int(bo.Uint32(raw[off+8:]))
-		if off+16+incl > len(raw) {
-			return nil, fmt.Errorf("%s: record at %d truncated", path, off)
-		}
-		pkt := raw[off+16 : off+16+incl]
-		off += 16 + incl
+	for _, f := range frames {
+		pkt := f.Data
 		var ethertype uint16
 		switch link {
-		case linkEthernet:
+		case pcapfile.LinkEthernet:
 			if len(pkt) < 14 {
 				continue
 			}
 			ethertype, pkt = binary.BigEndian.Uint16(pkt[12:]), pkt[14:]
-		case linkLinuxSLL:
+		case pcapfile.LinkLinuxSLL:
 			if len(pkt) < 16 {
 				continue
 			}
 			ethertype, pkt = binary.BigEndian.Uint16(pkt[14:]), pkt[16:]
-		case linkRaw:
+		case pcapfile.LinkRaw:
 			if len(pkt) > 0 && pkt[0]>>4 == 6 {
 				ethertype = 0x86dd
 			} else {

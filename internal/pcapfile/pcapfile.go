@@ -12,13 +12,20 @@ import (
 const (
 	LinkEthernet = 1
 	LinkRaw      = 101
+	LinkLinuxSLL = 113
 	LinkIPv4     = 228
 	LinkIPv6     = 229
 )
 
+// Frame is one captured frame.
+type Frame struct {
+	Sec  uint32 // capture time, Unix seconds
+	Data []byte // as captured (up to the snap length)
+}
+
 // Read returns the link type of the capture at path and its frames, in
-// order, each as captured (up to the snap length).
-func Read(path string) (link uint32, frames [][]byte, err error) {
+// order.
+func Read(path string) (link uint32, frames []Frame, err error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, nil, err
@@ -39,12 +46,12 @@ func Read(path string) (link uint32, frames [][]byte, err error) {
 		if len(b) < off+16 {
 			return 0, nil, fmt.Errorf("%s: short record header at %d", path, off)
 		}
-		n := int(bo.Uint32(b[off+8:]))
+		sec, n := bo.Uint32(b[off:]), int(bo.Uint32(b[off+8:]))
 		off += 16
 		if len(b) < off+n {
 			return 0, nil, fmt.Errorf("%s: short record at %d", path, off)
 		}
-		frames = append(frames, b[off:off+n])
+		frames = append(frames, Frame{Sec: sec, Data: b[off : off+n]})
 		off += n
 	}
 	return link, frames, nil

@@ -17,8 +17,8 @@ func TestRead(t *testing.T) {
 		t.Fatalf("link %d, %d frames: want Ethernet frames", link, len(frames))
 	}
 	for i, f := range frames {
-		if len(f) < 14 {
-			t.Errorf("frame %d: %d bytes, shorter than an Ethernet header", i, len(f))
+		if len(f.Data) < 14 || f.Sec == 0 {
+			t.Errorf("frame %d: %d bytes at %d: want an Ethernet frame with its time", i, len(f.Data), f.Sec)
 		}
 	}
 	dir := t.TempDir()
