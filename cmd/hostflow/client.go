@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -72,11 +71,8 @@ func runQuery(args []string, stdout, stderr io.Writer) int {
 	columns := fs.String("columns", "TimeReceived,HostName,ProcessName,SrcAddr,SrcPort,DstAddr,DstPort,Proto,Bytes,Packets", "columns to show")
 	limit := fs.Int("limit", 50, "flows to show, newest first")
 	csv := fs.Bool("csv", false, "print CSV (every matching flow up to the server's export limit) instead of a table")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	q := url.Values{"start": {*start}, "end": {*end}, "filter": {*filter}, "columns": {*columns}}
 	if *csv {
@@ -131,11 +127,8 @@ func runTop(args []string, stdout, stderr io.Writer) int {
 	limit := fs.Int("limit", 10, "rows before \"Other\"")
 	unit := fs.String("unit", "l3bps", "l3bps, l2bps, pps or flows")
 	watch := fs.Duration("watch", 0, "refresh every this long (0: print once)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -125,6 +125,18 @@ func printConfig(cfg roles.Config, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// parseFlags parses a command's flags; when ok is false the command ends
+// with code: 0 after -h, 2 for a bad flag (the flag package said why).
+func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	return 0, true
+}
+
 func runRole(role string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hostflow "+role, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -138,11 +150,8 @@ func runRole(role string, args []string, stdout, stderr io.Writer) int {
 	if role == "standalone" {
 		demoTraffic = fs.Bool("demo-traffic", false, "generate real traffic in a network namespace so the console fills on a quiet machine (root)")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	cfg, err := roles.Load(*cfgPath)
 	if err != nil {
