@@ -47,14 +47,16 @@ const shortRecent = time.Hour
 // the table and the step to use.
 func (b *Builder) chooseTable(start, end time.Time, step time.Duration, cols []*flow.Column) (flowTable, time.Duration) {
 	now := b.now()
-	mainOnly := end.Sub(start) <= shortRecent && end.After(now.Add(-RollupLag))
+	// The raw table only: for a column the rollups lack, or for a short
+	// range the rollups may not hold yet.
+	rawOnly := end.Sub(start) <= shortRecent && end.After(now.Add(-RollupLag))
 	for _, c := range cols {
-		mainOnly = mainOnly || c.MainOnly
+		rawOnly = rawOnly || c.MainOnly
 	}
 	ttl := b.store.Options().TTL
 	var candidates, covering []flowTable
 	for _, t := range b.flowTables() {
-		if mainOnly && !t.raw {
+		if rawOnly && !t.raw {
 			continue
 		}
 		candidates = append(candidates, t)
