@@ -264,3 +264,24 @@ func lineDiff(got, want []string) []string {
 	}
 	return out
 }
+
+// BenchmarkAdd aggregates blocks of 10,000 flows into ~1,500 groups, then
+// emits and resets, as the store's writer does: ns/flow, and no allocation
+// in steady state.
+func BenchmarkAdd(b *testing.B) {
+	var rows []row
+	for i := range 10_000 {
+		rows = append(rows, row{t: uint32(i % 60), as: uint32(i % 150), proc: fmt.Sprint("p", i%10), name: "n", bytes: 1500, packets: 1})
+	}
+	blk := block(rows)
+	a := New(testCols, 60)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := a.Add(blk); err != nil {
+			b.Fatal(err)
+		}
+		_ = a.Block()
+		a.Reset()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/flow")
+}
