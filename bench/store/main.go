@@ -58,6 +58,8 @@ func main() {
 	flag.StringVar(&o.maxMemory, "max-memory", "0", "engine memory cap (e.g. 1GiB; 0 = engine default)")
 	flag.BoolVar(&o.optimize, "optimize", true, "OPTIMIZE FINAL every table before measuring bytes on disk")
 	flag.BoolVar(&o.columns, "columns", false, "print the bytes per row of the largest columns")
+	flag.Func("disable", "comma-separated columns to disable on top of the defaults (store.disabled-columns)",
+		func(s string) error { o.disable = append(o.disable, strings.Split(s, ",")...); return nil })
 	flag.Func("sql", "a statement run after the schema is created, before ingest (repeatable; e.g. ALTER TABLE hostflow.flows MODIFY SETTING …)",
 		func(s string) error { o.sql = append(o.sql, s); return nil })
 	flag.Parse()
@@ -73,7 +75,7 @@ type options struct {
 	span, sample, settle             time.Duration
 	rollups, keep, optimize, columns bool
 	dir, maxMemory                   string
-	sql                              []string
+	sql, disable                     []string
 }
 
 // cpuTime is the process's user + system CPU time, every thread (the
@@ -127,6 +129,7 @@ func run(o options) error {
 	cfg.Spool.Dir = filepath.Join(dir, "spool")
 	cfg.Spool.MaxBytes = 8 << 30
 	cfg.Rollups = o.rollups
+	cfg.DisabledColumns = append(cfg.DisabledColumns, o.disable...)
 	cfg.BatchRows = o.batch
 	cfg.QueueBlocks = o.queue
 	cfg.MaxMemory = store.ByteSize(mem)

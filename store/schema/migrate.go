@@ -143,7 +143,7 @@ var ttlRe = regexp.MustCompile(` TTL (.+?)(?: SETTINGS |$)`)
 // Distributed table in cluster mode (nil otherwise).
 func (s *Schema) alterTable(t Table, old, dist *existingTable) []string {
 	name := s.opts.Database + "." + s.storedName(t.Name)
-	var adds, modifies, newKey []string
+	var adds, modifies, removeCodecs, newKey []string
 	summing := strings.Contains(t.Engine, "Summing")
 	for _, c := range t.Columns {
 		oc, ok := old.columns[c.Name]
@@ -158,8 +158,13 @@ func (s *Schema) alterTable(t Table, old, dist *existingTable) []string {
 		if c.Codec != "" {
 			wantCodec = "CODEC(" + c.Codec + ")"
 		}
-		if oc.typ != c.Type || normalizeCodec(oc.codec) != normalizeCodec(wantCodec) {
+		if oc.typ != c.Type || (wantCodec != "" && normalizeCodec(oc.codec) != normalizeCodec(wantCodec)) {
 			modifies = append(modifies, "MODIFY COLUMN "+columnDDL(c))
+		}
+		if wantCodec == "" && oc.codec != "" {
+			// MODIFY COLUMN without CODEC keeps the old codec: removing
+			// it is a statement of its own, run after the others.
+			removeCodecs = append(removeCodecs, "MODIFY COLUMN "+c.Name+" REMOVE CODEC")
 		}
 	}
 	var out []string
@@ -172,6 +177,9 @@ func (s *Schema) alterTable(t Table, old, dist *existingTable) []string {
 		if dist != nil && len(adds) > 0 {
 			out = append(out, fmt.Sprintf("ALTER TABLE %s.%s%s %s", s.opts.Database, t.Name, s.onCluster(), strings.Join(adds, ", ")))
 		}
+	}
+	if len(removeCodecs) > 0 {
+		out = append(out, fmt.Sprintf("ALTER TABLE %s%s %s", name, s.onCluster(), strings.Join(removeCodecs, ", ")))
 	}
 	oldTTL := ""
 	if m := ttlRe.FindStringSubmatch(old.engineFull); m != nil {

@@ -258,10 +258,11 @@ func (s *Schema) rollupColumns() (dims []Column, sums []Column) {
 			sums = append(sums, flowColumn(c))
 			continue
 		}
+		// The rollups are sorted by time first: every column, TimeReceived
+		// included, compresses well with the default codec (LZ4), which
+		// decodes fastest.
 		col := flowColumn(c)
-		if c.Name != "TimeReceived" {
-			col.Codec = "" // keys compress well with the default
-		}
+		col.Codec = ""
 		dims = append(dims, col)
 	}
 	return dims, append(sums, Column{Name: "Flows", Type: "UInt64", Codec: "T64, LZ4"})

@@ -3,6 +3,7 @@ package schema
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,6 +176,20 @@ func TestMigrateIsIdempotentAndFollowsConfig(t *testing.T) {
 		if !strings.Contains(" "+strings.Join(names, " ")+" ", " "+want+" ") {
 			t.Errorf("table %s missing (have %v)", want, names)
 		}
+	}
+
+	// A store created with earlier codecs (TimeReceived was
+	// DoubleDelta everywhere) gets today's, the rollups' default included.
+	for _, table := range []string{"flows", "flows_5m"} {
+		query(t, tr, "ALTER TABLE mig."+table+" MODIFY COLUMN TimeReceived DateTime CODEC(DoubleDelta, LZ4)", nil)
+	}
+	migrate(t, tr, o)
+	if again := migrate(t, tr, o); len(again) != 0 {
+		t.Fatalf("codec migration not idempotent:\n%s", strings.Join(again, "\n"))
+	}
+	codecs := query(t, tr, "SELECT table, compression_codec FROM system.columns WHERE database = 'mig' AND table IN ('flows', 'flows_5m') AND name = 'TimeReceived' ORDER BY table", nil)
+	if fmt.Sprint(codecs) != "[[flows CODEC(T64, LZ4)] [flows_5m ]]" {
+		t.Errorf("TimeReceived codecs after migration: %v", codecs)
 	}
 
 	// Change retention, enable a raw-only column and a rollup key column.

@@ -1,7 +1,7 @@
 CREATE DATABASE IF NOT EXISTS hostflow ON CLUSTER flows;
 
 CREATE TABLE IF NOT EXISTS hostflow.flows_local ON CLUSTER flows (
-  TimeReceived DateTime CODEC(DoubleDelta, LZ4),
+  TimeReceived DateTime CODEC(T64, LZ4),
   SamplingRate UInt64,
   ExporterAddress IPv6,
   ExporterName LowCardinality(String),
@@ -85,7 +85,7 @@ SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 CREATE TABLE IF NOT EXISTS hostflow.flows ON CLUSTER flows AS hostflow.flows_local ENGINE = Distributed(flows, hostflow, flows_local, rand());
 
 CREATE TABLE IF NOT EXISTS hostflow.flows_1m_local ON CLUSTER flows (
-  TimeReceived DateTime CODEC(DoubleDelta, LZ4),
+  TimeReceived DateTime,
   SamplingRate UInt64,
   ExporterAddress IPv6,
   ExporterName LowCardinality(String),
@@ -148,7 +148,7 @@ SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 CREATE TABLE IF NOT EXISTS hostflow.flows_1m ON CLUSTER flows AS hostflow.flows_1m_local ENGINE = Distributed(flows, hostflow, flows_1m_local, rand());
 
 CREATE TABLE IF NOT EXISTS hostflow.flows_5m_local ON CLUSTER flows (
-  TimeReceived DateTime CODEC(DoubleDelta, LZ4),
+  TimeReceived DateTime,
   SamplingRate UInt64,
   ExporterAddress IPv6,
   ExporterName LowCardinality(String),
@@ -211,7 +211,7 @@ SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 CREATE TABLE IF NOT EXISTS hostflow.flows_5m ON CLUSTER flows AS hostflow.flows_5m_local ENGINE = Distributed(flows, hostflow, flows_5m_local, rand());
 
 CREATE TABLE IF NOT EXISTS hostflow.flows_1h_local ON CLUSTER flows (
-  TimeReceived DateTime CODEC(DoubleDelta, LZ4),
+  TimeReceived DateTime,
   SamplingRate UInt64,
   ExporterAddress IPv6,
   ExporterName LowCardinality(String),

@@ -1,7 +1,7 @@
 CREATE DATABASE IF NOT EXISTS hostflow;
 
 CREATE TABLE IF NOT EXISTS hostflow.flows (
-  TimeReceived DateTime CODEC(DoubleDelta, LZ4),
+  TimeReceived DateTime CODEC(T64, LZ4),
   SamplingRate UInt64,
   ExporterAddress IPv6,
   ExporterName LowCardinality(String),
@@ -81,7 +81,7 @@ TTL TimeReceived + toIntervalSecond(1296000)
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 
 CREATE TABLE IF NOT EXISTS hostflow.flows_1m (
-  TimeReceived DateTime CODEC(DoubleDelta, LZ4),
+  TimeReceived DateTime,
   SamplingRate UInt64,
   ExporterAddress IPv6,
   ExporterName LowCardinality(String),
@@ -142,7 +142,7 @@ TTL TimeReceived + toIntervalSecond(604800)
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 
 CREATE TABLE IF NOT EXISTS hostflow.flows_5m (
-  TimeReceived DateTime CODEC(DoubleDelta, LZ4),
+  TimeReceived DateTime,
   SamplingRate UInt64,
   ExporterAddress IPv6,
   ExporterName LowCardinality(String),
@@ -203,7 +203,7 @@ TTL TimeReceived + toIntervalSecond(7776000)
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 
 CREATE TABLE IF NOT EXISTS hostflow.flows_1h (
-  TimeReceived DateTime CODEC(DoubleDelta, LZ4),
+  TimeReceived DateTime,
   SamplingRate UInt64,
   ExporterAddress IPv6,
   ExporterName LowCardinality(String),
