@@ -45,9 +45,11 @@ type Agent struct {
 
 	exp   *exporter.Exporter
 	procs *procmap.Map
-	links *counters.Links
-	stats *counters.Stats // sample_pool reads
-	host  *counters.Host
+	// procMetrics are registered by New, the map opened by Start.
+	procMetrics *procmap.Metrics
+	links       *counters.Links
+	stats       *counters.Stats // sample_pool reads
+	host        *counters.Host
 
 	samples  chan sampler.Sample
 	ctx      context.Context
@@ -96,6 +98,9 @@ func New(cfg Config, deps Deps) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, deps: deps, r: r, exp: exp, links: counters.NewLinks(nil, ""), host: counters.NewHost(),
 		samplers: map[int]*tap{}}
+	if cfg.Process.Enabled {
+		a.procMetrics = procmap.NewMetrics(r)
+	}
 	a.queueDrops = r.Counter("queue_drops_total", "Samples dropped because the attribution queue was full.")
 	a.notIP = r.Counter("non_ip_samples_total", "Samples on IP-only (tun) devices that were not IP.")
 	a.attributed = r.CounterVec("attributed_samples_total", "Flow samples by process attribution outcome.", "outcome")
@@ -123,7 +128,7 @@ func (a *Agent) health() error {
 func (a *Agent) Start(ctx context.Context) error {
 	a.ctx, a.cancel = context.WithCancel(ctx)
 	if a.cfg.Process.Enabled {
-		m, err := procmap.New(a.cfg.Process, procmap.Deps{Reporter: a.r})
+		m, err := procmap.New(a.cfg.Process, procmap.Deps{Metrics: a.procMetrics})
 		if err != nil {
 			// Attribution is an extra: without sock_diag the agent still samples.
 			a.r.Logger().Warn("process attribution disabled", "error", err)

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Process is the owner of a socket. Strings are byte slices, built once
@@ -38,7 +40,8 @@ type inodeScanner struct {
 	next   int      // index in pids of the next one to read
 	passAt time.Time
 	// Passes and Fds count work done, for metrics.
-	passes, fds uint64
+	passes prometheus.Counter
+	fds    uint64
 }
 
 type inodeEntry struct {
@@ -46,8 +49,8 @@ type inodeEntry struct {
 	gen uint32
 }
 
-func newInodeScanner(proc string, maxEntries int) *inodeScanner {
-	return &inodeScanner{proc: proc, maxEntries: maxEntries, inodes: map[uint64]inodeEntry{}}
+func newInodeScanner(proc string, maxEntries int, passes prometheus.Counter) *inodeScanner {
+	return &inodeScanner{proc: proc, maxEntries: maxEntries, inodes: map[uint64]inodeEntry{}, passes: passes}
 }
 
 // lookup returns the pid owning the socket inode, if the scans found it.
@@ -78,7 +81,7 @@ func (s *inodeScanner) step(budget, minInterval time.Duration) bool {
 }
 
 func (s *inodeScanner) startPass(now time.Time) {
-	s.passes++
+	s.passes.Inc()
 	s.gen++
 	s.passAt = now
 	s.pids = s.pids[:0]

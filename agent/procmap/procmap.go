@@ -133,14 +133,39 @@ const (
 // Deps are the map's collaborators. Proc and Passwd default to /proc and
 // /etc/passwd.
 type Deps struct {
-	Reporter     *daemon.Reporter
+	Metrics      *Metrics
 	Proc, Passwd string
+}
+
+// Metrics are the attribution counters. The agent registers them when it
+// is built, before attribution starts (or fails to): they are scraped at
+// zero rather than missing, and the metrics reference lists them.
+type Metrics struct {
+	results         map[string]prometheus.Counter
+	scanDur, passes prometheus.Counter
+}
+
+// NewMetrics registers the counters on r (prefix procmap_).
+func NewMetrics(r *daemon.Reporter) *Metrics {
+	r = r.Sub("procmap")
+	lookups := r.CounterVec("lookups_total", "Process attribution lookups by result.", "result")
+	m := &Metrics{results: map[string]prometheus.Counter{},
+		scanDur: r.Counter("scan_seconds_total", "Time spent scanning /proc/*/fd for socket owners."),
+		passes:  r.Counter("scan_passes_total", "Complete passes over /proc started."),
+	}
+	for _, res := range []string{resultCached, resultFound, resultNoSocket, resultNoProcess, resultError} {
+		m.results[res] = lookups.WithLabelValues(res)
+	}
+	return m
 }
 
 // New opens the sock_diag socket.
 func New(cfg Config, deps Deps) (*Map, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if deps.Metrics == nil {
+		return nil, errors.New("procmap: metrics are required (NewMetrics)")
 	}
 	if deps.Proc == "" {
 		deps.Proc = "/proc"
@@ -152,16 +177,9 @@ func New(cfg Config, deps Deps) (*Map, error) {
 	if err != nil {
 		return nil, fmt.Errorf("procmap: %w", err)
 	}
-	m := &Map{cfg: cfg, proc: deps.Proc, diag: d, scan: newInodeScanner(deps.Proc, cfg.MaxSockets),
+	m := &Map{cfg: cfg, proc: deps.Proc, diag: d, scan: newInodeScanner(deps.Proc, cfg.MaxSockets, deps.Metrics.passes),
 		users: users{path: deps.Passwd}, flows: map[Tuple]entry{}, procs: map[uint32]procEntry{},
-		results: map[string]prometheus.Counter{}}
-	r := deps.Reporter.Sub("procmap")
-	lookups := r.CounterVec("lookups_total", "Process attribution lookups by result.", "result")
-	for _, res := range []string{resultCached, resultFound, resultNoSocket, resultNoProcess, resultError} {
-		m.results[res] = lookups.WithLabelValues(res)
-	}
-	m.scanDur = r.Counter("scan_seconds_total", "Time spent scanning /proc/*/fd for socket owners.")
-	r.CounterFunc("scan_passes_total", "Complete passes over /proc started.", func() float64 { return float64(m.scan.passes) })
+		results: deps.Metrics.results, scanDur: deps.Metrics.scanDur}
 	return m, nil
 }
 

@@ -57,7 +57,7 @@ func newMap(t testing.TB) (*Map, *daemon.Reporter) {
 	r := daemon.NewReporter(slog.New(slog.DiscardHandler), nil)
 	cfg := DefaultConfig()
 	cfg.ScanInterval = 100 * time.Millisecond
-	m, err := New(cfg, Deps{Reporter: r})
+	m, err := New(cfg, Deps{Metrics: NewMetrics(r)})
 	if err != nil {
 		t.Fatal(err)
 	}
