@@ -32,7 +32,8 @@ type existingColumn struct{ typ, codec string }
 //     by them in the same ALTER, since a SummingMergeTree sums every column
 //     outside its key);
 //   - columns whose type or codec differ are modified;
-//   - a changed TTL is modified or removed;
+//   - a changed TTL is modified or removed, after cancelling the table's
+//     unfinished TTL materialization; failed ones are cancelled too;
 //   - materialized views carry a hash of their definition in their name:
 //     a changed definition drops the old view and creates the new one.
 //
@@ -81,6 +82,9 @@ func (s *Schema) Migrate(ctx context.Context, ex Executor) ([]string, error) {
 				return applied, err
 			}
 		}
+	}
+	if err := s.healTTLMutations(ctx, ex, run); err != nil {
+		return applied, err
 	}
 	// Views: keep the ones whose hashed name is wanted, drop stale ones
 	// (changed definition, or rollups turned off).
@@ -186,6 +190,11 @@ func (s *Schema) alterTable(t Table, old, dist *existingTable) []string {
 		oldTTL = m[1]
 	}
 	if want := ttlExpr(t); want != oldTTL {
+		// A TTL change makes the engine rewrite the parts' TTL information
+		// (MATERIALIZE TTL). One left unfinished (the process stopped while
+		// waiting for it) fails forever once the TTL is removed, and is moot
+		// once the TTL changes again: cancel it first.
+		out = append(out, s.killTTLMutations(s.storedName(t.Name)))
 		if want == "" {
 			out = append(out, fmt.Sprintf("ALTER TABLE %s%s REMOVE TTL", name, s.onCluster()))
 		} else {
@@ -193,6 +202,33 @@ func (s *Schema) alterTable(t Table, old, dist *existingTable) []string {
 		}
 	}
 	return out
+}
+
+// killTTLMutations cancels the unfinished MATERIALIZE TTL mutations of a
+// table (none: the statement does nothing).
+func (s *Schema) killTTLMutations(table string) string {
+	return fmt.Sprintf("KILL MUTATION%s WHERE database = '%s' AND table = '%s' AND NOT is_done AND command LIKE '%%MATERIALIZE TTL%%' SYNC",
+		s.onCluster(), s.opts.Database, table)
+}
+
+// healTTLMutations cancels the MATERIALIZE TTL mutations that failed:
+// left by a TTL change interrupted then undone by an earlier version, they
+// are retried forever and keep the table's later mutations waiting.
+func (s *Schema) healTTLMutations(ctx context.Context, ex Executor, run func(string) error) error {
+	res, err := ex.Query(ctx, `SELECT DISTINCT table FROM system.mutations WHERE database = {db:String}
+		AND NOT is_done AND latest_fail_reason != '' AND command LIKE '%MATERIALIZE TTL%' ORDER BY table`,
+		map[string]string{"db": s.opts.Database})
+	if err != nil {
+		return fmt.Errorf("migrate: list failed mutations: %w", err)
+	}
+	for _, r := range res.Rows {
+		if table, _ := r[0].(string); validIdent(table) {
+			if err := run(s.killTTLMutations(table)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func normalizeCodec(c string) string { return strings.ReplaceAll(c, " ", "") }

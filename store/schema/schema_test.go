@@ -212,6 +212,30 @@ func TestMigrateIsIdempotentAndFollowsConfig(t *testing.T) {
 	if again := migrate(t, tr, o2); len(again) != 0 {
 		t.Fatalf("migration after a change not idempotent:\n%s", strings.Join(again, "\n"))
 	}
+	// A TTL materialization left unfinished, then the TTL removed (as an
+	// interrupted start followed by a retention change did): the mutation
+	// fails forever until the migration cancels it.
+	query(t, tr, "INSERT INTO mig.flows_1h (TimeReceived, Bytes) VALUES (now(), 1)", nil)
+	query(t, tr, "SYSTEM STOP MERGES mig.flows_1h", nil) // the mutation waits
+	query(t, tr, "ALTER TABLE mig.flows_1h MODIFY TTL TimeReceived + toIntervalSecond(100000) SETTINGS mutations_sync = 0, alter_sync = 0", nil)
+	query(t, tr, "ALTER TABLE mig.flows_1h REMOVE TTL", nil)
+	query(t, tr, "SYSTEM START MERGES mig.flows_1h", nil)
+	failed := "SELECT count() FROM system.mutations WHERE database = 'mig' AND table = 'flows_1h' AND NOT is_done AND latest_fail_reason != ''"
+	for deadline := time.Now().Add(30 * time.Second); query(t, tr, failed, nil)[0][0] == uint64(0); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the orphaned TTL mutation did not fail within 30 s")
+		}
+	}
+	if applied := strings.Join(migrate(t, tr, o2), "\n"); !strings.Contains(applied, "KILL MUTATION WHERE database = 'mig' AND table = 'flows_1h'") {
+		t.Errorf("failed TTL mutation not cancelled; applied:\n%s", applied)
+	}
+	if n := query(t, tr, "SELECT count() FROM system.mutations WHERE database = 'mig' AND NOT is_done", nil)[0][0]; n != uint64(0) {
+		t.Errorf("%v mutations still pending after the migration", n)
+	}
+	if again := migrate(t, tr, o2); len(again) != 0 {
+		t.Fatalf("not idempotent after cancelling a mutation:\n%s", strings.Join(again, "\n"))
+	}
+
 	rows := query(t, tr, "SELECT count() FROM system.columns WHERE database = 'mig' AND table = 'flows_1m' AND name = 'SrcNetName' AND is_in_sorting_key", nil)
 	if rows[0][0] != uint64(1) {
 		t.Error("SrcNetName not added to the flows_1m sorting key")
