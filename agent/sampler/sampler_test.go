@@ -1,10 +1,13 @@
 package sampler
 
 import (
+	"cmp"
 	"context"
+	"encoding/binary"
 	"math"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -311,12 +314,27 @@ func TestTCPSegmentationOffload(t *testing.T) {
 	settle(c)
 	var payload uint64
 	var aggregates int
+	// Every packet is sampled (rate 1): the payload ranges, by sequence
+	// number from the SYN, must cover exactly [0, total) — retransmitted
+	// segments overlap, a segment missed or mis-sized leaves a gap.
+	var isn uint32
+	var synSeen bool
+	var ranges [][2]uint64
 	for _, smp := range c.snapshot() {
 		b := smp.Bytes()
 		if smp.Direction != Out || len(b) < 14+20+20 || b[14+9] != 6 {
 			continue
 		}
-		payload += uint64(smp.FrameLen) - uint64(smp.HeadersLen)
+		tcp := b[14+int(b[14]&0x0f)*4:]
+		seq := binary.BigEndian.Uint32(tcp[4:])
+		if tcp[13]&0x02 != 0 { // SYN
+			isn, synSeen = seq, true
+		}
+		n := uint64(smp.FrameLen) - uint64(smp.HeadersLen)
+		payload += n
+		if n > 0 {
+			ranges = append(ranges, [2]uint64{uint64(seq), n})
+		}
 		if smp.Segments > 1 {
 			aggregates++
 			mss := (smp.FrameLen - uint32(smp.HeadersLen) + smp.Segments - 1) / smp.Segments
@@ -325,9 +343,24 @@ func TestTCPSegmentationOffload(t *testing.T) {
 			}
 		}
 	}
-	// Retransmissions may add a few segments.
-	if payload < total || payload > total+total/100 {
-		t.Errorf("TCP payload seen %d, want %d (+1%% retransmissions)", payload, total)
+	if !synSeen {
+		t.Fatal("the connection's SYN was not sampled")
+	}
+	var spans [][2]uint64 // [start, end) relative to the first payload byte
+	for _, r := range ranges {
+		start := uint64(uint32(r[0]) - isn - 1)
+		spans = append(spans, [2]uint64{start, start + r[1]})
+	}
+	slices.SortFunc(spans, func(a, b [2]uint64) int { return cmp.Compare(a[0], b[0]) })
+	var covered uint64 // contiguous from 0
+	for _, sp := range spans {
+		if sp[0] > covered {
+			t.Fatalf("payload bytes [%d, %d) never sampled", covered, sp[0])
+		}
+		covered = max(covered, sp[1])
+	}
+	if covered != total {
+		t.Errorf("TCP payload covers [0, %d), want [0, %d) (%d bytes seen with retransmissions)", covered, total, payload)
 	}
 	t.Logf("vnet header: %v, %d GSO aggregates among samples, stats %+v", s.VNetHeader(), aggregates, s.Stats())
 	if aggregates == 0 {
