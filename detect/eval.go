@@ -52,12 +52,14 @@ func (d *Detector) table(name string) string { return d.sc.InsertTable(name) }
 
 // flowTable picks the coarsest flow table that answers exactly for
 // [start, end): a rollup whose resolution both ends are aligned to and
-// whose retention covers start, when rollups exist and mainOnly is false;
-// the raw table otherwise.
+// whose retention covers start, when rollups exist, mainOnly is false and
+// end is older than the rollups' lag; the raw table otherwise. (A trailing
+// baseline ending now read from flows_1m lacked its last minute: the
+// egress-spike rule saw a sixth of a steady host's rate and fired.)
 func (d *Detector) flowTable(start, end time.Time, mainOnly bool) string {
 	opts := d.sc.Options()
-	if opts.Rollups && !mainOnly {
-		now := d.now()
+	now := d.now()
+	if opts.Rollups && !mainOnly && !end.After(now.Add(-schema.RollupLag)) {
 		for _, t := range []struct {
 			name string
 			res  time.Duration

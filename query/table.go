@@ -26,18 +26,13 @@ func (b *Builder) flowTables() []flowTable {
 	return out
 }
 
-// RollupLag is how far behind the clock the rollup tables may be: the
-// store's writer adds a minute's flows to them after the minute ends (plus
-// its batch time; docs/store.md).
-const RollupLag = 3 * time.Minute
-
 // shortRecent is the longest range that reads the raw table when it ends
-// within RollupLag of now: over it, the rollups would miss the last
+// within schema.RollupLag of now: over it, the rollups would miss the last
 // minutes, which a short range shows; the raw table is cheap for it.
 const shortRecent = time.Hour
 
 // chooseTable picks the table for a query over [start, end) bucketed by
-// step that uses cols. A short range ending within RollupLag of now reads
+// step that uses cols. A short range ending within schema.RollupLag of now reads
 // the raw table. Among the tables holding every column (a MainOnly
 // column means the raw table only) whose retention covers start, it takes
 // the coarsest whose resolution divides step; when the finest one covering
@@ -49,7 +44,7 @@ func (b *Builder) chooseTable(start, end time.Time, step time.Duration, cols []*
 	now := b.now()
 	// The raw table only: for a column the rollups lack, or for a short
 	// range the rollups may not hold yet.
-	rawOnly := end.Sub(start) <= shortRecent && end.After(now.Add(-RollupLag))
+	rawOnly := end.Sub(start) <= shortRecent && end.After(now.Add(-schema.RollupLag))
 	for _, c := range cols {
 		rawOnly = rawOnly || c.MainOnly
 	}

@@ -334,6 +334,12 @@ func (s *Schema) rollupSelect(r rollupTable, from string) string {
 	return fmt.Sprintf("SELECT %s FROM %s GROUP BY %s", strings.Join(sel, ", "), from, strings.Join(group, ", "))
 }
 
+// RollupLag is how far behind the clock the rollup tables may be: the
+// store's writer adds a minute's flows to them after the minute ends (plus
+// its batch time; docs/store.md). Readers wanting the latest minutes read
+// the raw table.
+const RollupLag = 3 * time.Minute
+
 // RollupWriter describes what the writer needs to fill the rollup tables:
 // the dimension columns with their Native types (key columns marked), and
 // the tables, finest first, with their time bucket in seconds.
