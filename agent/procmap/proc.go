@@ -39,9 +39,7 @@ type inodeScanner struct {
 	pids   []uint32 // pids of the current pass, in /proc order
 	next   int      // index in pids of the next one to read
 	passAt time.Time
-	// Passes and Fds count work done, for metrics.
-	passes prometheus.Counter
-	fds    uint64
+	passes prometheus.Counter // passes started
 }
 
 type inodeEntry struct {
@@ -117,7 +115,6 @@ func (s *inodeScanner) scanPID(pid uint32) {
 	names, _ := d.Readdirnames(-1)
 	d.Close()
 	for _, n := range names {
-		s.fds++
 		// "socket:[12345]"
 		link, err := os.Readlink(dir + "/" + n)
 		if err != nil || !strings.HasPrefix(link, "socket:[") {

@@ -99,18 +99,17 @@ type procEntry struct {
 // Map answers lookups. It is not safe for concurrent use: the agent calls
 // it from one worker.
 type Map struct {
-	cfg     Config
-	proc    string
-	diag    *diag
-	scan    *inodeScanner
-	users   users
-	flows   map[Tuple]entry
-	procs   map[uint32]procEntry
-	udp     []Socket
-	udpV6   bool
-	udpAt   time.Time
-	results map[string]prometheus.Counter
-	scanDur prometheus.Counter
+	cfg   Config
+	proc  string
+	diag  *diag
+	scan  *inodeScanner
+	users users
+	flows map[Tuple]entry
+	procs map[uint32]procEntry
+	udp   []Socket
+	udpV6 bool
+	udpAt time.Time
+	*Metrics
 	// window and spent enforce ScanShare: scan time used in the current
 	// one-second window.
 	window time.Time
@@ -179,7 +178,7 @@ func New(cfg Config, deps Deps) (*Map, error) {
 	}
 	m := &Map{cfg: cfg, proc: deps.Proc, diag: d, scan: newInodeScanner(deps.Proc, cfg.MaxSockets, deps.Metrics.passes),
 		users: users{path: deps.Passwd}, flows: map[Tuple]entry{}, procs: map[uint32]procEntry{},
-		results: deps.Metrics.results, scanDur: deps.Metrics.scanDur}
+		Metrics: deps.Metrics}
 	return m, nil
 }
 
