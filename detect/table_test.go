@@ -18,8 +18,12 @@ func TestFlowTable(t *testing.T) {
 	}
 	now := time.Date(2036, 11, 1, 12, 0, 30, 0, time.UTC)
 	d := &Detector{sc: sc, now: func() time.Time { return now }}
-	at := func(hhmm string) time.Time {
-		v, err := time.Parse("2006-01-02 15:04", "2036-11-01 "+hhmm)
+	at := func(clock string) time.Time {
+		layout := "2006-01-02 15:04"
+		if len(clock) > 5 {
+			layout += ":05"
+		}
+		v, err := time.Parse(layout, "2036-11-01 "+clock)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,11 +42,7 @@ func TestFlowTable(t *testing.T) {
 		{"11:50", "11:55", true, schema.Flows},     // a column the rollups lack
 		{"11:50:10", "11:55", false, schema.Flows}, // unaligned
 	} {
-		start := at(c.start[:5])
-		if len(c.start) > 5 {
-			start = start.Add(10 * time.Second)
-		}
-		if got := d.flowTable(start, at(c.end), c.mainOnly); got != c.want {
+		if got := d.flowTable(at(c.start), at(c.end), c.mainOnly); got != c.want {
 			t.Errorf("[%s, %s) mainOnly=%v: %s, want %s", c.start, c.end, c.mainOnly, got, c.want)
 		}
 	}
