@@ -13,6 +13,7 @@ type metrics struct {
 	replayedRows     *prometheus.CounterVec
 	replayedBlocks   *prometheus.CounterVec
 	insertDuration   *prometheus.HistogramVec
+	insertBlocks     *prometheus.HistogramVec
 	insertErrors     prometheus.Counter
 	queueFull        prometheus.Counter
 	queryDuration    prometheus.Observer
@@ -35,8 +36,10 @@ func newMetrics(r *daemon.Reporter, s *Store) *metrics {
 			"Rows lost, by table and reason (spool_full, too_large, spool_error, corrupt, stopped).", "table", "reason"),
 		replayedRows:   r.CounterVec("replayed_rows_total", "Rows inserted from the spool.", "table"),
 		replayedBlocks: r.CounterVec("replayed_blocks_total", "Blocks inserted from the spool.", "table"),
-		insertDuration: r.HistogramVec("insert_duration_seconds", "Time to insert one block.",
+		insertDuration: r.HistogramVec("insert_duration_seconds", "Time of one insert (of one or more blocks).",
 			[]float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}, "table"),
+		insertBlocks: r.HistogramVec("insert_blocks", "Blocks per insert: when the writer is behind, the blocks of a table waiting in its queue go out together.",
+			[]float64{1, 2, 3, 4, 6, 8, 12, 16}, "table"),
 		insertErrors: r.Counter("insert_errors_total", "Failed block inserts (the block was spooled)."),
 		queueFull:    r.Counter("queue_full_total", "Blocks sent straight to the spool because the writer queue was full."),
 		queryDuration: r.HistogramVec("query_duration_seconds", "Query latency.",

@@ -99,7 +99,7 @@ func (s *Store) emitRollups() {
 		}
 		// write inserts or spools the block before returning: it can be
 		// changed afterwards.
-		s.write(item{kind: k, block: b})
+		s.write([]item{{kind: k, block: b}})
 	}
 	rl.agg.Reset()
 	rl.since = time.Time{}

@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hostflow/hostflow/store/native"
 	"github.com/hostflow/hostflow/store/transport"
@@ -15,12 +18,16 @@ import (
 // for its input, which a test cannot cause otherwise on demand.
 type gatedTransport struct {
 	transport.Transport
-	gate chan struct{}
+	gate    chan struct{}
+	waiting *atomic.Int32 // inserts that reached the gate (optional)
 }
 
-func (g gatedTransport) Insert(ctx context.Context, table string, b *native.Block) error {
+func (g gatedTransport) Insert(ctx context.Context, table string, b ...*native.Block) error {
+	if g.waiting != nil {
+		g.waiting.Add(1)
+	}
 	<-g.gate
-	return g.Transport.Insert(ctx, table, b)
+	return g.Transport.Insert(ctx, table, b...)
 }
 
 // TestSlowStoreSpills: while the writer is stuck in an insert, appenders
@@ -69,4 +76,66 @@ func TestSlowStoreSpills(t *testing.T) {
 	if inserted+spooled != float64(len(recs)) || stored != uint64(len(recs)) {
 		t.Errorf("inserted %v + spooled %v rows, stored %v: want all %d appended", inserted, spooled, stored, len(recs))
 	}
+}
+
+// TestBehindWriterCoalesces: blocks that waited in the queue while the
+// writer was busy go out as one insert, written by the engine as one part.
+func TestBehindWriterCoalesces(t *testing.T) {
+	cfg := testConfig(t, "coalesce")
+	cfg.TTL = map[string]Duration{}
+	cfg.Rollups = false
+	cfg.QueueBlocks = 4
+	cfg.BatchRows = 1000
+	cfg.BatchTime = Duration(time.Hour)
+	s := startStore(t, cfg)
+	if _, err := s.Query(context.Background(), "SYSTEM STOP MERGES coalesce.flows", nil); err != nil {
+		t.Fatal(err)
+	}
+	gate := make(chan struct{})
+	var waiting atomic.Int32
+	s.tr = gatedTransport{Transport: s.tr, gate: gate, waiting: &waiting}
+
+	const blocks = 1 + 4
+	recs := genFlows(11, blocks*cfg.BatchRows, t0, time.Hour)
+	app := s.NewAppender()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				close(gate)
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	// The writer takes the first block and waits at the gate; the next
+	// four wait in the queue.
+	app.AppendFlows(recs[:cfg.BatchRows])
+	waitFor("the first insert", func() bool { return waiting.Load() == 1 })
+	for i := cfg.BatchRows; i < len(recs); i += cfg.BatchRows {
+		app.AppendFlows(recs[i : i+cfg.BatchRows])
+	}
+	waitFor("4 queued blocks", func() bool { return len(s.queue) == 4 })
+	close(gate)
+	app.Close()
+	sync_(t, s)
+
+	if n, sum := histogram(t, s.m.insertBlocks.WithLabelValues("coalesce.flows")); n != 2 || sum != blocks {
+		t.Errorf("%d inserts of %v blocks in all, want 2 inserts (1 block, then the 4 queued)", n, sum)
+	}
+	if got := one(t, s, "SELECT count() FROM coalesce.flows"); got != uint64(len(recs)) {
+		t.Errorf("stored %v rows, want %d", got, len(recs))
+	}
+	if got := one(t, s, "SELECT count() FROM system.parts WHERE database = 'coalesce' AND table = 'flows' AND active"); got != uint64(2) {
+		t.Errorf("%v parts, want 2 (one per insert)", got)
+	}
+}
+
+// histogram returns the sample count and sum of a histogram.
+func histogram(t *testing.T, o prometheus.Observer) (uint64, float64) {
+	t.Helper()
+	var m dto.Metric
+	if err := o.(prometheus.Metric).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
 }

@@ -72,8 +72,14 @@ type Store struct {
 	tr    transport.Transport
 	spool *spool.Spool
 	ws    writerState
-	seen  window   // flows inserted since the last completion refresh
-	rl    *rollups // nil without rollups
+	// Writer goroutine only: an item taken from the queue that did not
+	// join the previous insert, and scratch for the current one.
+	carry   item
+	carried bool
+	group   []item
+	blocks  []*native.Block
+	seen    window   // flows inserted since the last completion refresh
+	rl      *rollups // nil without rollups
 
 	qmu    sync.RWMutex // guards closed and sends on queue
 	closed bool

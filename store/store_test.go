@@ -251,6 +251,11 @@ func TestSpoolWhileStoreFails(t *testing.T) {
 	if got := testutil.ToFloat64(s.m.replayedRows.WithLabelValues("spool.flows")); got != float64(len(recs)) {
 		t.Errorf("replayed_rows_total = %v", got)
 	}
+	// The 6 spooled blocks (5 of batch-rows, then 5,000 rows) are replayed
+	// in inserts of at most what the writer queue holds: 5 blocks, then 1.
+	if n, sum := histogram(t, s.m.insertBlocks.WithLabelValues("spool.flows")); n != 2 || sum != 6 {
+		t.Errorf("replayed in %d inserts of %v blocks in all, want 2 inserts of 6", n, sum)
+	}
 	// Replayed flows are rolled up once (the writer aggregates them as it
 	// replays them; Sync emits the rows it holds).
 	sync_(t, s)

@@ -39,27 +39,40 @@ func (s *Store) health() error {
 	return nil
 }
 
-// writer inserts queued blocks one at a time. It replays the spool first,
-// then between blocks whenever the store is up and the queue is not
-// pressing.
+// maxInsertRows caps the rows of blocks coalesced into one insert: the
+// engine's own part size (min_insert_block_size_rows is 1,048,449 by
+// default).
+const maxInsertRows = 1_000_000
+
+// writer inserts queued blocks. When it is behind, the blocks of a table
+// waiting in the queue go out together as one insert (one part): fewer,
+// larger parts cost the engine less to write and to merge, so the writer
+// catches up, and at low rates every block still goes out alone as soon as
+// it is full. It replays the spool first, then between inserts whenever
+// the store is up and the queue is not pressing.
 func (s *Store) writer() {
 	defer close(s.writerDone)
 	s.replay(true)
 	tick := time.NewTicker(minBackoff)
 	defer tick.Stop()
 	for {
+		if it, ok := s.takeCarry(); ok {
+			s.handle(it)
+			select {
+			case <-tick.C:
+				s.replay(false)
+				s.rollupsDue()
+			default:
+			}
+			continue
+		}
 		select {
 		case it, ok := <-s.queue:
 			if !ok {
 				s.emitRollups()
 				return
 			}
-			if it.done != nil {
-				s.emitRollups()
-				close(it.done)
-				continue
-			}
-			s.write(it)
+			s.handle(it)
 		case <-tick.C:
 			s.replay(false)
 			s.rollupsDue()
@@ -67,11 +80,53 @@ func (s *Store) writer() {
 	}
 }
 
-func (s *Store) insert(table string, b *native.Block) error {
+// handle writes a queued block together with the blocks of the same table
+// already waiting behind it, or reaches a Sync marker. An item that cannot
+// join (another table, a marker, too many rows) is carried to the next turn.
+func (s *Store) handle(it item) {
+	if it.done != nil {
+		s.emitRollups()
+		close(it.done)
+		return
+	}
+	group := append(s.group[:0], it)
+	rows := it.block.Rows
+gather:
+	for rows < maxInsertRows {
+		select {
+		case nx, ok := <-s.queue:
+			if !ok {
+				break gather // the writer loop sees the closed queue next
+			}
+			if nx.done != nil || nx.kind != it.kind || rows+nx.block.Rows > maxInsertRows {
+				s.carry, s.carried = nx, true
+				break gather
+			}
+			group = append(group, nx)
+			rows += nx.block.Rows
+		default:
+			break gather
+		}
+	}
+	s.write(group)
+	clear(group)
+	s.group = group[:0]
+}
+
+func (s *Store) takeCarry() (item, bool) {
+	if !s.carried {
+		return item{}, false
+	}
+	it := s.carry
+	s.carry, s.carried = item{}, false
+	return it, true
+}
+
+func (s *Store) insert(table string, blocks ...*native.Block) error {
 	ctx, cancel := context.WithTimeout(context.Background(), insertTimeout)
 	defer cancel()
 	start := time.Now()
-	err := s.tr.Insert(ctx, table, b)
+	err := s.tr.Insert(ctx, table, blocks...)
 	s.m.insertDuration.WithLabelValues(table).Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.markDown(err)
@@ -104,23 +159,37 @@ func (s *Store) markUp() {
 	s.ws.backoff = 0
 }
 
-// write inserts a live block, or spools it when the store is (or turns out
-// to be) down.
-func (s *Store) write(it item) {
-	table := s.kinds[it.kind].table
+// write inserts live blocks of one table as one insert, or spools them
+// when the store is (or turns out to be) down.
+func (s *Store) write(group []item) {
+	kind := group[0].kind
 	if s.ws.down.Load() && time.Now().Before(s.ws.retryAt) {
-		s.toSpool(it)
+		for _, it := range group {
+			s.toSpool(it)
+		}
 		return
 	}
-	if err := s.insert(table, it.block); err != nil {
-		s.toSpool(it)
-		return
+	blocks := s.blocks[:0]
+	for _, it := range group {
+		blocks = append(blocks, it.block)
 	}
-	s.m.written(it, "inserted")
-	if it.kind == kindFlows {
-		s.flowsInserted(it.block)
+	err := s.insert(s.kinds[kind].table, blocks...)
+	clear(blocks)
+	s.blocks = blocks[:0]
+	if err == nil {
+		s.m.insertBlocks.WithLabelValues(s.kinds[kind].table).Observe(float64(len(group)))
 	}
-	s.recycle(it)
+	for _, it := range group {
+		if err != nil {
+			s.toSpool(it)
+			continue
+		}
+		s.m.written(it, "inserted")
+		if kind == kindFlows {
+			s.flowsInserted(it.block)
+		}
+		s.recycle(it)
+	}
 }
 
 func (s *Store) recycle(it item) {
@@ -163,23 +232,65 @@ func (s *Store) toSpool(it item) {
 	s.recycle(it)
 }
 
-// replay inserts spooled blocks oldest first. At start (all) it drains the
-// whole spool unless the store fails; otherwise it works for at most a
-// second and yields when live blocks are waiting.
+// replay inserts spooled blocks oldest first, consecutive blocks of a
+// table together as live ones (up to the rows the writer queue holds, so
+// memory stays within the live bound). At start (all) it drains the whole
+// spool unless the store fails; otherwise it works for at most a second
+// and yields when live blocks are waiting.
 func (s *Store) replay(all bool) {
 	if s.spool.Len() == 0 || (s.ws.down.Load() && time.Now().Before(s.ws.retryAt)) {
 		return
 	}
 	deadline := time.Now().Add(time.Second)
-	for {
-		e, ok := s.spool.Oldest()
-		if !ok {
-			return
-		}
+	for s.spool.Len() > 0 {
 		if !all && (time.Now().After(deadline) || len(s.queue) > 0) {
 			return
 		}
-		table, b, err := s.spool.Read(e)
+		group := s.readSpooled()
+		if len(group) == 0 {
+			continue // only unreadable blocks, now removed
+		}
+		table := group[0].e.Table
+		blocks := make([]*native.Block, len(group))
+		for i, g := range group {
+			blocks[i] = g.b
+		}
+		if err := s.insert(table, blocks...); err != nil {
+			return
+		}
+		s.m.insertBlocks.WithLabelValues(table).Observe(float64(len(blocks)))
+		for _, g := range group {
+			if table == s.kinds[kindFlows].table {
+				s.flowsInserted(g.b)
+			}
+			s.m.replayedRows.WithLabelValues(table).Add(float64(g.b.Rows))
+			s.m.replayedBlocks.WithLabelValues(table).Inc()
+			if err := s.spool.Remove(g.e); err != nil {
+				s.r.Limited("spool-remove", "cannot remove replayed spool block", "error", err)
+			}
+		}
+	}
+}
+
+type spooled struct {
+	e spool.Entry
+	b *native.Block
+}
+
+// replayBatch is how many spooled blocks replay looks at to form one insert.
+const replayBatch = 16
+
+// readSpooled reads the oldest spooled block and the following ones of the
+// same table and columns, within the rows of one insert. It removes the
+// unreadable ones it meets.
+func (s *Store) readSpooled() []spooled {
+	var group []spooled
+	rows, maxRows := 0, min(maxInsertRows, (s.cfg.QueueBlocks+1)*s.cfg.BatchRows)
+	for _, e := range s.spool.Head(replayBatch) {
+		if len(group) > 0 && (e.Table != group[0].e.Table || rows+e.Rows > maxRows) {
+			break
+		}
+		_, b, err := s.spool.Read(e)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			// Evicted meanwhile by a full spool (already counted).
@@ -191,16 +302,11 @@ func (s *Store) replay(all bool) {
 			s.spool.Remove(e)
 			continue
 		}
-		if err := s.insert(table, b); err != nil {
-			return
+		if len(group) > 0 && group[0].b.SameColumns(b) != nil {
+			break // written by another version: its own insert
 		}
-		if table == s.kinds[kindFlows].table {
-			s.flowsInserted(b)
-		}
-		s.m.replayedRows.WithLabelValues(table).Add(float64(b.Rows))
-		s.m.replayedBlocks.WithLabelValues(table).Inc()
-		if err := s.spool.Remove(e); err != nil {
-			s.r.Limited("spool-remove", "cannot remove replayed spool block", "error", err)
-		}
+		group = append(group, spooled{e, b})
+		rows += b.Rows
 	}
+	return group
 }

@@ -172,3 +172,53 @@ func TestGoPanicsStillRecover(t *testing.T) {
 	var p *int
 	_ = *p //nolint
 }
+
+// Several blocks in one insert become one part, even past the engine's
+// default squashing size; blocks with different columns are refused before
+// anything is written.
+func TestInsertBlocksAsOnePart(t *testing.T) {
+	tr := engine(t)
+	ctx := context.Background()
+	for _, sql := range []string{
+		"CREATE TABLE default.t_multi (a UInt64, s LowCardinality(String)) ENGINE = MergeTree ORDER BY a",
+		"SYSTEM STOP MERGES default.t_multi",
+	} {
+		if err := tr.Exec(ctx, sql, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type rec struct {
+		a uint64
+		s string
+	}
+	fields := []native.Field[rec]{
+		{Name: "a", Type: "UInt64", Kind: native.KindUInt64, Uint: func(r *rec) uint64 { return r.a }},
+		{Name: "s", Type: "String", Kind: native.KindString, Str: func(r *rec) string { return r.s }},
+	}
+	// 3 × 600,000 rows: the engine's default squashing (parts of at least
+	// min_insert_block_size_rows, 1,048,449) would cut after the second.
+	const perBlock, nBlocks = 600_000, 3
+	var blocks []*native.Block
+	for b := range nBlocks {
+		enc := native.NewEncoder(fields)
+		for i := range perBlock {
+			enc.Append(&rec{a: uint64(b*perBlock + i), s: string(rune('a' + b))})
+		}
+		blocks = append(blocks, enc.Block())
+	}
+	bad := &native.Block{Rows: 1, Columns: []native.Column{{Name: "a", Type: "UInt64", Width: 8, Data: make([]byte, 8)}}}
+	if err := tr.Insert(ctx, "default.t_multi", blocks[0], bad); err == nil {
+		t.Error("insert of blocks with different columns succeeded")
+	}
+	if err := tr.Insert(ctx, "default.t_multi", blocks...); err != nil {
+		t.Fatal(err)
+	}
+	res, err := tr.Query(ctx, `SELECT (SELECT count() FROM default.t_multi), (SELECT uniqExact(a) FROM default.t_multi),
+		(SELECT count() FROM system.parts WHERE database = 'default' AND table = 't_multi' AND active)`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Rows[0]; got[0] != uint64(perBlock*nBlocks) || got[1] != uint64(perBlock*nBlocks) || got[2] != uint64(1) {
+		t.Errorf("rows, distinct rows, parts = %v, want %d, %d, 1", got, perBlock*nBlocks, perBlock*nBlocks)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/hostflow/hostflow/store/native"
@@ -122,12 +123,35 @@ func (t *Transport) Query(ctx context.Context, sql string, params map[string]str
 	return transport.ParseJSONCompact(out)
 }
 
-// Insert streams b into table on the writer connection.
-func (t *Transport) Insert(_ context.Context, table string, b *native.Block) error {
-	q := "INSERT INTO " + table + " (" + strings.Join(b.Names(), ", ") + ")"
+// Insert streams blocks into table on the writer connection, as one
+// insert. The engine squashes the blocks of an insert into parts of
+// min_insert_block_size_rows (about a million) rows; the insert raises it
+// above its total so that the blocks become one part, committed or not as
+// a whole (a failed insert of several blocks then never leaves some of
+// them written, which the spool's replay would duplicate).
+func (t *Transport) Insert(_ context.Context, table string, blocks ...*native.Block) error {
+	if len(blocks) == 0 {
+		return nil
+	}
+	q := "INSERT INTO " + table + " (" + strings.Join(blocks[0].Names(), ", ") + ")"
+	if len(blocks) > 1 {
+		rows := 0
+		for _, b := range blocks {
+			if err := blocks[0].SameColumns(b); err != nil {
+				return fmt.Errorf("insert into %s: %w", table, err)
+			}
+			rows += b.Rows
+		}
+		q += " SETTINGS min_insert_block_size_rows = " + strconv.Itoa(rows+1) + ", min_insert_block_size_bytes = 0"
+	}
 	var scratch [512]byte
 	_, err := t.writer.Insert(q, "Native", func(appendFn func([]byte) error) error {
-		return b.Pieces(scratch[:], appendFn)
+		for _, b := range blocks {
+			if err := b.Pieces(scratch[:], appendFn); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("insert into %s: %w", table, err)

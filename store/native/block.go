@@ -95,6 +95,21 @@ func (b *Block) Pieces(scratch []byte, fn func([]byte) error) error {
 	return nil
 }
 
+// SameColumns reports whether o has b's columns (names and types, in
+// order): blocks sent in one insert must.
+func (b *Block) SameColumns(o *Block) error {
+	if len(b.Columns) != len(o.Columns) {
+		return fmt.Errorf("blocks of %d and %d columns", len(b.Columns), len(o.Columns))
+	}
+	for i := range b.Columns {
+		x, y := &b.Columns[i], &o.Columns[i]
+		if x.Name != y.Name || x.Type != y.Type {
+			return fmt.Errorf("column %d is %s %s in one block and %s %s in another", i, x.Name, x.Type, y.Name, y.Type)
+		}
+	}
+	return nil
+}
+
 // AppendTo appends the whole encoded block to dst.
 func (b *Block) AppendTo(dst []byte) []byte {
 	dst = b.Header(dst)

@@ -175,30 +175,42 @@ func (t *Transport) Query(ctx context.Context, sql string, params map[string]str
 	return readRows(rows)
 }
 
-// Insert sends a Native block with its column list.
-func (t *Transport) Insert(ctx context.Context, table string, b *native.Block) error {
+// Insert sends Native blocks with their column list, as one batch (one
+// block on the wire, so one part).
+func (t *Transport) Insert(ctx context.Context, table string, blocks ...*native.Block) error {
+	if len(blocks) == 0 {
+		return nil
+	}
+	first := blocks[0]
+	for _, b := range blocks[1:] {
+		if err := first.SameColumns(b); err != nil {
+			return fmt.Errorf("insert into %s: %w", table, err)
+		}
+	}
 	if t.serverParams {
 		// See store/chdb: the rollup views aggregate each block already.
 		// (The setting is unknown to servers older than 20.x.)
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"optimize_on_insert": 0}))
 	}
-	batch, err := t.conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+strings.Join(b.Names(), ", ")+")")
+	batch, err := t.conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+strings.Join(first.Names(), ", ")+")")
 	if err != nil {
 		return fmt.Errorf("insert into %s: %w", table, err)
 	}
 	targets := batch.Columns()
-	if len(targets) != len(b.Columns) {
+	if len(targets) != len(first.Columns) {
 		batch.Abort()
-		return fmt.Errorf("insert into %s: server expects %d columns, block has %d", table, len(targets), len(b.Columns))
+		return fmt.Errorf("insert into %s: server expects %d columns, block has %d", table, len(targets), len(first.Columns))
 	}
-	for i := range b.Columns {
-		v, err := columnValues(&b.Columns[i], b.Rows, string(targets[i].Type()))
-		if err == nil {
-			err = batch.Column(i).Append(v)
-		}
-		if err != nil {
-			batch.Abort()
-			return fmt.Errorf("insert into %s column %s: %w", table, b.Columns[i].Name, err)
+	for _, b := range blocks {
+		for i := range b.Columns {
+			v, err := columnValues(&b.Columns[i], b.Rows, string(targets[i].Type()))
+			if err == nil {
+				err = batch.Column(i).Append(v)
+			}
+			if err != nil {
+				batch.Abort()
+				return fmt.Errorf("insert into %s column %s: %w", table, b.Columns[i].Name, err)
+			}
 		}
 	}
 	if err := batch.Send(); err != nil {

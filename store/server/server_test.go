@@ -54,6 +54,10 @@ func TestServer1816InsertSelect(t *testing.T) {
 		Bytes UInt64, Extra UInt32 DEFAULT 7) ENGINE = MergeTree PARTITION BY toYYYYMMDD(TimeReceived) ORDER BY (TimeReceived, ExporterName)`, nil); err != nil {
 		t.Fatal(err)
 	}
+	// Parts are counted below.
+	if err := tr.Exec(ctx, "SYSTEM STOP MERGES default.t", nil); err != nil {
+		t.Fatal(err)
+	}
 	enc := native.NewEncoder(rowFields())
 	rows := []row{
 		{t: 1_700_000_000, name: "r1", addr: netip.MustParseAddr("192.0.2.1"), cc: "FR", dir: 1, bytes: 1500},
@@ -81,5 +85,16 @@ func TestServer1816InsertSelect(t *testing.T) {
 	}
 	if _, err := tr.Query(ctx, "SELECT {a:UInt8}", nil); err == nil {
 		t.Error("missing parameter not reported")
+	}
+	// Several blocks go out as one insert: one more part, every row.
+	if err := tr.Insert(ctx, "default.t", enc.Block(), enc.Block()); err != nil {
+		t.Fatal(err)
+	}
+	res, err = tr.Query(ctx, "SELECT count(), (SELECT count() FROM system.parts WHERE database = 'default' AND table = 't' AND active) FROM default.t", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Rows[0]; got[0] != uint64(3*len(rows)) || got[1] != uint64(2) {
+		t.Errorf("rows, parts = %v, want %d, 2", got, 3*len(rows))
 	}
 }

@@ -195,6 +195,13 @@ func (s *Spool) Oldest() (Entry, bool) {
 	return s.entries[0], true
 }
 
+// Head returns up to n of the oldest entries, oldest first.
+func (s *Spool) Head(n int) []Entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Entry(nil), s.entries[:min(n, len(s.entries))]...)
+}
+
 // Read loads and checks an entry's block. A corrupt entry gives an error;
 // the caller removes it.
 func (s *Spool) Read(e Entry) (string, *native.Block, error) {

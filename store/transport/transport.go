@@ -21,10 +21,13 @@ type Transport interface {
 	// them as {name:Type} and params holds their values as text, never
 	// interpolated into the SQL.
 	Query(ctx context.Context, sql string, params map[string]string) (*Result, error)
-	// Insert writes one Native block into table, listing the block's columns.
-	// It returns once the rows are committed (or with an error: then nothing
-	// or everything may have been written, as with any ClickHouse INSERT).
-	Insert(ctx context.Context, table string, b *native.Block) error
+	// Insert writes Native blocks into table as one INSERT, listing the
+	// blocks' columns (every block must have the same columns, in the same
+	// order). The engine writes them as one part (split only by
+	// partition), so it returns once all the rows are committed, or with an
+	// error: then nothing or everything may have been written, as with any
+	// ClickHouse INSERT.
+	Insert(ctx context.Context, table string, blocks ...*native.Block) error
 	// Close releases the connections.
 	Close() error
 }
