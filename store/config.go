@@ -29,9 +29,10 @@ type Config struct {
 
 	// Batching: a block is sent when it holds BatchRows rows or is
 	// BatchTime old.
-	BatchRows   int      `yaml:"batch-rows"`
-	BatchTime   Duration `yaml:"batch-time"`
-	QueueBlocks int      `yaml:"queue-blocks"` // blocks waiting for the writer before spilling to the spool
+	BatchRows    int      `yaml:"batch-rows"`
+	BatchTime    Duration `yaml:"batch-time"`
+	QueueBlocks  int      `yaml:"queue-blocks"`  // blocks waiting for the writer before spilling to the spool
+	RollupMemory ByteSize `yaml:"rollup-memory"` // rollup rows the writer aggregates before inserting them: the more, the fewer rows the engine inserts and merges
 
 	Spool SpoolConfig `yaml:"spool"`
 
@@ -88,6 +89,7 @@ func DefaultConfig() Config {
 		BatchRows:    100_000,
 		BatchTime:    Duration(5 * time.Second),
 		QueueBlocks:  4,
+		RollupMemory: 256 << 20,
 		Spool:        SpoolConfig{MaxBytes: 1 << 30},
 		ManageSchema: true,
 		Rollups:      true,
@@ -136,6 +138,9 @@ func (c *Config) Validate() error {
 	}
 	if c.QueueBlocks < 1 {
 		errs = append(errs, config.Errorf("queue-blocks", "must be at least 1"))
+	}
+	if c.RollupMemory < 1<<20 {
+		errs = append(errs, config.Errorf("rollup-memory", "must be at least 1MiB"))
 	}
 	if c.Spool.MaxBytes < 1<<20 {
 		errs = append(errs, config.Errorf("spool.max-bytes", "must be at least 1MiB"))

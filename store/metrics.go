@@ -72,6 +72,12 @@ func newMetrics(r *daemon.Reporter, s *Store) *metrics {
 		}
 		return float64(s.rl.groups.Load())
 	})
+	r.GaugeFunc("rollup_bytes", "Memory the rollup rows held by the writer take (bounded by rollup-memory).", func() float64 {
+		if s.rl == nil {
+			return 0
+		}
+		return float64(s.rl.bytes.Load())
+	})
 	r.GaugeFunc("up", "1 when the last insert succeeded.", func() float64 {
 		if s.ws.down.Load() {
 			return 0

@@ -18,8 +18,9 @@ import (
 // queries' sum() fold rows that now share a key). They go out when:
 //   - a flows block starts at or after the end of the minute of the oldest
 //     row held (traffic moved on to the next minute);
-//   - the aggregator holds 2 × batch-rows groups (memory bound: ~350 bytes
-//     per group);
+//   - the aggregator's groups take rollup-memory bytes (the larger it is,
+//     the more flows fold into each row before they reach the engine, whose
+//     merges otherwise do the folding at a far higher cost);
 //   - its first row is older than a minute plus batch-time (slow traffic);
 //   - on Sync and Stop.
 //
@@ -27,23 +28,24 @@ import (
 // about a minute of flows that the raw table has (the raw table itself
 // loses at most the appenders' open blocks).
 type rollups struct {
-	agg       *rollup.Aggregator
-	kinds     []int    // item kinds of flows_1m, 5m, 1h
-	buckets   []uint32 // their time buckets, seconds
-	maxGroups int
-	maxAge    time.Duration
-	since     time.Time    // when the oldest row held was added
-	groups    atomic.Int64 // rows held, for the gauge
+	agg      *rollup.Aggregator
+	kinds    []int    // item kinds of flows_1m, 5m, 1h
+	buckets  []uint32 // their time buckets, seconds
+	maxBytes int
+	maxAge   time.Duration
+	since    time.Time    // when the oldest row held was added
+	groups   atomic.Int64 // rows held, for the gauges
+	bytes    atomic.Int64
 }
 
 func newRollups(sc *schema.Schema, cfg Config) *rollups {
 	cols, _, buckets := sc.RollupWriter()
 	return &rollups{
-		agg:       rollup.New(cols, buckets[0]),
-		kinds:     []int{kindFlows1m, kindFlows5m, kindFlows1h},
-		buckets:   buckets,
-		maxGroups: 2 * cfg.BatchRows,
-		maxAge:    time.Minute + time.Duration(cfg.BatchTime),
+		agg:      rollup.New(cols, buckets[0]),
+		kinds:    []int{kindFlows1m, kindFlows5m, kindFlows1h},
+		buckets:  buckets,
+		maxBytes: int(cfg.RollupMemory),
+		maxAge:   time.Minute + time.Duration(cfg.BatchTime),
 	}
 }
 
@@ -80,7 +82,8 @@ func (s *Store) aggregate(b *native.Block, start uint32) {
 		rl.since = time.Now()
 	}
 	rl.groups.Store(int64(rl.agg.Groups()))
-	if rl.agg.Groups() >= rl.maxGroups {
+	rl.bytes.Store(int64(rl.agg.Bytes()))
+	if rl.agg.Bytes() >= rl.maxBytes {
 		s.emitRollups()
 	}
 }
@@ -104,6 +107,7 @@ func (s *Store) emitRollups() {
 	rl.agg.Reset()
 	rl.since = time.Time{}
 	rl.groups.Store(0)
+	rl.bytes.Store(0)
 }
 
 // rollupsDue emits the rows held when the oldest is older than maxAge.

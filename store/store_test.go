@@ -123,6 +123,7 @@ func genFlows(seed uint64, n int, start time.Time, span time.Duration) []flow.Re
 func TestIngestAndRollups(t *testing.T) {
 	cfg := testConfig(t, "ingest")
 	cfg.TTL = map[string]Duration{} // synthetic data is dated in the past
+	cfg.RollupMemory = 1 << 20      // the smallest: the bound, not only the minute, makes the writer emit
 	s := startStore(t, cfg)
 
 	const workers, perWorker = 3, 20_000
@@ -321,6 +322,7 @@ func TestConfigValidate(t *testing.T) {
 		"server.addresses": func(c *Config) { c.Type = "server"; c.Server.Addresses = nil },
 		"max-disk-bytes":   func(c *Config) { c.Type = "server"; c.Server.Cluster = "c"; c.MaxDiskBytes = 1 << 30 },
 		"max-memory":       func(c *Config) { c.MaxMemory = 1024 },
+		"rollup-memory":    func(c *Config) { c.RollupMemory = 1000 },
 	}
 	for key, mutate := range cases {
 		c := DefaultConfig()

@@ -49,6 +49,7 @@ func main() {
 	flag.BoolVar(&o.rollups, "rollups", false, "create flows_1m/5m/1h and their views")
 	flag.IntVar(&o.batch, "batch", 100_000, "rows per insert (batch-rows)")
 	flag.IntVar(&o.queue, "queue", 4, "queue-blocks: blocks waiting for the writer before spilling to the spool")
+	flag.StringVar(&o.rollupMemory, "rollup-memory", "256MiB", "rollup-memory: the rollup rows the writer aggregates before inserting them")
 	flag.Float64Var(&o.rate, "rate", 250_000, "flows per second of the synthetic stream's timestamps (its span is rows / rate)")
 	flag.DurationVar(&o.span, "span", 0, "spread the rows evenly over this span instead of -rate (e.g. 24h)")
 	flag.DurationVar(&o.sample, "sample", 10*time.Second, "period of the progress lines (parts per table, merges, CPU)")
@@ -74,7 +75,7 @@ type options struct {
 	rate                             float64
 	span, sample, settle             time.Duration
 	rollups, keep, optimize, columns bool
-	dir, maxMemory                   string
+	dir, maxMemory, rollupMemory     string
 	sql, disable                     []string
 }
 
@@ -132,6 +133,11 @@ func run(o options) error {
 	cfg.DisabledColumns = append(cfg.DisabledColumns, o.disable...)
 	cfg.BatchRows = o.batch
 	cfg.QueueBlocks = o.queue
+	rm, err := store.ParseByteSize(o.rollupMemory)
+	if err != nil {
+		return fmt.Errorf("-rollup-memory: %w", err)
+	}
+	cfg.RollupMemory = store.ByteSize(rm)
 	cfg.MaxMemory = store.ByteSize(mem)
 	cfg.TTL = map[string]store.Duration{} // the data is dated in the past
 	reg := prometheus.NewRegistry()
@@ -158,8 +164,8 @@ func run(o options) error {
 	}
 	start := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	gen := synth.New(synth.Config{Seed: 1, Exporters: o.exporters, Start: start, Span: span, Rows: o.rows})
-	fmt.Printf("ingest: %d rows over %s of timestamps, %d exporters, rollups=%v, batch=%d, %d columns, GOMAXPROCS=%d, NumCPU=%d, load %s\n",
-		o.rows, span, o.exporters, cfg.Rollups, o.batch, len(st.Schema().FlowColumns()), runtime.GOMAXPROCS(0), runtime.NumCPU(), loadavg())
+	fmt.Printf("ingest: %d rows over %s of timestamps, %d exporters, rollups=%v (rollup-memory %s), batch=%d, queue=%d, %d columns, GOMAXPROCS=%d, NumCPU=%d, load %s\n",
+		o.rows, span, o.exporters, cfg.Rollups, o.rollupMemory, o.batch, o.queue, len(st.Schema().FlowColumns()), runtime.GOMAXPROCS(0), runtime.NumCPU(), loadavg())
 
 	app := st.NewAppender()
 	buf := make([]flow.Record, 1000)
@@ -169,7 +175,15 @@ func run(o options) error {
 	var genCPU, encCPU time.Duration
 	var done int
 	var mu sync.Mutex // done, for the progress lines
-	stop := progress(ctx, st, o.sample, func() int { mu.Lock(); defer mu.Unlock(); return done }, t0, cpu0)
+	rollupGroups, rollupBytes := gauge(reg, "hostflow_store_rollup_groups"), gauge(reg, "hostflow_store_rollup_bytes")
+	rollupHeld := func() string {
+		if !o.rollups {
+			return ""
+		}
+		g, b := rollupGroups(), rollupBytes()
+		return fmt.Sprintf("  rollup rows held %.0f (%.0f MB, %.0f B each)", g, b/1e6, b/max(g, 1))
+	}
+	stop := progress(ctx, st, o.sample, func() int { mu.Lock(); defer mu.Unlock(); return done }, t0, cpu0, rollupHeld)
 	queueBlocks := gauge(reg, "hostflow_store_queue_blocks")
 	for done < o.rows {
 		// Sustained rate: pace the producer on the writer instead of letting
@@ -212,7 +226,7 @@ func run(o options) error {
 // progress prints, every period, the rows handed over, the process CPU per
 // row so far, the active parts per table and the merges running. The
 // returned function stops it.
-func progress(ctx context.Context, st *store.Store, period time.Duration, rows func() int, t0 time.Time, cpu0 time.Duration) (stop func()) {
+func progress(ctx context.Context, st *store.Store, period time.Duration, rows func() int, t0 time.Time, cpu0 time.Duration, extra func() string) (stop func()) {
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -233,8 +247,8 @@ func progress(ctx context.Context, st *store.Store, period time.Duration, rows f
 				continue
 			}
 			cpu := float64((cpuTime() - cpu0).Nanoseconds()) / 1e3 / float64(max(n, 1))
-			fmt.Printf("progress: %5.0f s %10d rows  %.2f µs CPU/row  parts %s  merges %d  load %s\n",
-				time.Since(t0).Seconds(), n, cpu, parts, merges, loadavg())
+			fmt.Printf("progress: %5.0f s %10d rows  %.2f µs CPU/row  parts %s  merges %d%s  load %s\n",
+				time.Since(t0).Seconds(), n, cpu, parts, merges, extra(), loadavg())
 		}
 	}()
 	return func() { close(quit); wg.Wait() }

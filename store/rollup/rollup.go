@@ -56,14 +56,17 @@ type Aggregator struct {
 	hashes []uint64
 	keyEnd []uint32 // end of each group's key in keys
 	keys   []byte
-	out    [][]byte // encoded dimension values, per column
-	time   []uint32 // bucket start
-	sums   [3][]uint64
+	// Encoded values of the attribute columns; a key column's values are
+	// in keys only, and Block splits them out (into out as well).
+	out  [][]byte
+	time []uint32 // bucket start
+	sums [3][]uint64
 
 	table []uint32 // open addressing: 0 empty, else group index + 1
 	mask  uint64
 
 	minTime, maxTime uint32 // TimeReceived range of the rows added
+	bytes            int    // memory the groups take, see Bytes
 
 	// Scratch, reused across blocks.
 	src   []source
@@ -91,6 +94,14 @@ func New(cols []Column, bucket uint32) *Aggregator {
 
 // Groups is the number of rows the aggregator holds.
 func (a *Aggregator) Groups() int { return len(a.hashes) }
+
+// groupOverhead is a group's fixed memory: hash, key end, time, three sums
+// and its share of the table (between 2 and 4 slots of 4 bytes).
+const groupOverhead = 8 + 4 + 4 + 3*8 + 12
+
+// Bytes is the memory the groups take: their keys, their encoded values
+// and the fixed part, not counting spare capacity.
+func (a *Aggregator) Bytes() int { return a.bytes }
 
 // TimeRange is the TimeReceived range of the rows added since the last
 // Reset (ok false when none).
@@ -252,11 +263,15 @@ func (a *Aggregator) insert(h uint64, key []byte, t uint32, vals [][]byte) int {
 		a.resize(2 * len(a.table))
 	}
 	a.hashes = append(a.hashes, h)
+	a.bytes += groupOverhead + len(key)
 	a.keys = append(a.keys, key...)
 	a.keyEnd = append(a.keyEnd, uint32(len(a.keys)))
 	a.time = append(a.time, t)
 	for i, v := range vals {
-		a.out[i] = append(a.out[i], v...)
+		if !a.cols[i].Key {
+			a.out[i] = append(a.out[i], v...)
+			a.bytes += len(v)
+		}
 	}
 	for i := range a.sums {
 		a.sums[i] = append(a.sums[i], 0)
@@ -299,6 +314,7 @@ func (a *Aggregator) Block() *native.Block {
 		}
 		a.enc[i+1] = e
 	}
+	a.splitKeys()
 	cols := a.block.Columns[:0]
 	cols = append(cols, native.Column{Name: TimeReceived, Type: "DateTime", Width: 4, Data: a.enc[0]})
 	for i, c := range a.cols {
@@ -311,6 +327,31 @@ func (a *Aggregator) Block() *native.Block {
 	return &a.block
 }
 
+// splitKeys appends the values of the key columns, which a group holds in
+// its key only (after the bucket, in column order, as encoded), to out.
+func (a *Aggregator) splitKeys() {
+	for i, c := range a.cols {
+		if c.Key {
+			a.out[i] = a.out[i][:0]
+		}
+	}
+	for g := range a.hashes {
+		k := a.keyOf(g)[4:]
+		for i, c := range a.cols {
+			if !c.Key {
+				continue
+			}
+			n := c.Width
+			if n == 0 {
+				l, w := binary.Uvarint(k)
+				n = w + int(l)
+			}
+			a.out[i] = append(a.out[i], k[:n]...)
+			k = k[n:]
+		}
+	}
+}
+
 // Reset drops every group, keeping the memory for the next ones.
 func (a *Aggregator) Reset() {
 	a.hashes, a.keyEnd, a.keys, a.time = a.hashes[:0], a.keyEnd[:0], a.keys[:0], a.time[:0]
@@ -321,7 +362,7 @@ func (a *Aggregator) Reset() {
 		a.sums[i] = a.sums[i][:0]
 	}
 	clear(a.table)
-	a.minTime, a.maxTime = 0, 0
+	a.minTime, a.maxTime, a.bytes = 0, 0, 0
 }
 
 // Rebucket rounds the TimeReceived values of a block returned by Block down

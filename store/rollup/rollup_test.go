@@ -285,3 +285,27 @@ func BenchmarkAdd(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/flow")
 }
+
+// Bytes counts each new group's key and attribute values once (key columns
+// live in the key only), and Reset clears it. Block is the same when asked
+// twice.
+func TestBytes(t *testing.T) {
+	a := New(testCols, 60)
+	if err := a.Add(block([]row{{0, 1, "nginx", "h1", 1, 1}, {1, 1, "nginx", "h1", 1, 1}, {2, 2, "sshd", "host-2", 1, 1}})); err != nil {
+		t.Fatal(err)
+	}
+	// Group key: bucket (4) + SrcAS (4) + ProcessName (1 + length);
+	// attribute: ExporterName (1 + length).
+	want := 2*groupOverhead + (4 + 4 + 6) + 3 + (4 + 4 + 5) + 7
+	if got := a.Bytes(); got != want {
+		t.Errorf("Bytes = %d, want %d", got, want)
+	}
+	first := decode(t, a.Block())
+	if diff := strings.Join(lineDiff(decode(t, a.Block()), first), "\n"); diff != "" {
+		t.Errorf("second Block differs, -got +want\n%s", diff)
+	}
+	a.Reset()
+	if got := a.Bytes(); got != 0 {
+		t.Errorf("Bytes after Reset = %d", got)
+	}
+}
