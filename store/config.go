@@ -89,7 +89,7 @@ func DefaultConfig() Config {
 		BatchRows:    100_000,
 		BatchTime:    Duration(5 * time.Second),
 		QueueBlocks:  4,
-		RollupMemory: 256 << 20,
+		RollupMemory: 512 << 20,
 		Spool:        SpoolConfig{MaxBytes: 1 << 30},
 		ManageSchema: true,
 		Rollups:      true,

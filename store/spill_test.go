@@ -19,15 +19,29 @@ import (
 type gatedTransport struct {
 	transport.Transport
 	gate    chan struct{}
-	waiting *atomic.Int32 // inserts that reached the gate (optional)
+	waiting *atomic.Int32 // inserts that reached the gate
 }
 
 func (g gatedTransport) Insert(ctx context.Context, table string, b ...*native.Block) error {
-	if g.waiting != nil {
-		g.waiting.Add(1)
-	}
+	g.waiting.Add(1)
 	<-g.gate
 	return g.Transport.Insert(ctx, table, b...)
+}
+
+// gatedStore starts a store without rollups, with 1000-row blocks, queue
+// blocks in the writer queue and a gated transport (the test opens the
+// gate). waiting counts the inserts that reached the gate.
+func gatedStore(t *testing.T, db string, queue int) (s *Store, gate chan struct{}, waiting *atomic.Int32) {
+	cfg := testConfig(t, db)
+	cfg.TTL = map[string]Duration{}
+	cfg.Rollups = false
+	cfg.QueueBlocks = queue
+	cfg.BatchRows = 1000
+	cfg.BatchTime = Duration(time.Hour) // blocks go out full, never by age
+	s = startStore(t, cfg)
+	gate, waiting = make(chan struct{}), new(atomic.Int32)
+	s.tr = gatedTransport{Transport: s.tr, gate: gate, waiting: waiting}
+	return s, gate, waiting
 }
 
 // TestSlowStoreSpills: while the writer is stuck in an insert, appenders
@@ -35,14 +49,8 @@ func (g gatedTransport) Insert(ctx context.Context, table string, b ...*native.B
 // spool (through the spiller, or directly when it is behind too), and once
 // the store catches up every block is stored.
 func TestSlowStoreSpills(t *testing.T) {
-	cfg := testConfig(t, "spill")
-	cfg.TTL = map[string]Duration{}
-	cfg.Rollups = false
-	cfg.QueueBlocks = 1
-	cfg.BatchRows = 1000
-	s := startStore(t, cfg)
-	gate := make(chan struct{})
-	s.tr = gatedTransport{Transport: s.tr, gate: gate}
+	s, gate, _ := gatedStore(t, "spill", 1)
+	cfg := s.cfg
 
 	const blocks = 40
 	recs := genFlows(7, blocks*cfg.BatchRows, t0, time.Hour)
@@ -81,19 +89,11 @@ func TestSlowStoreSpills(t *testing.T) {
 // TestBehindWriterCoalesces: blocks that waited in the queue while the
 // writer was busy go out as one insert, written by the engine as one part.
 func TestBehindWriterCoalesces(t *testing.T) {
-	cfg := testConfig(t, "coalesce")
-	cfg.TTL = map[string]Duration{}
-	cfg.Rollups = false
-	cfg.QueueBlocks = 4
-	cfg.BatchRows = 1000
-	cfg.BatchTime = Duration(time.Hour)
-	s := startStore(t, cfg)
+	s, gate, waiting := gatedStore(t, "coalesce", 4)
+	cfg := s.cfg
 	if _, err := s.Query(context.Background(), "SYSTEM STOP MERGES coalesce.flows", nil); err != nil {
 		t.Fatal(err)
 	}
-	gate := make(chan struct{})
-	var waiting atomic.Int32
-	s.tr = gatedTransport{Transport: s.tr, gate: gate, waiting: &waiting}
 
 	const blocks = 1 + 4
 	recs := genFlows(11, blocks*cfg.BatchRows, t0, time.Hour)

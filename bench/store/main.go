@@ -49,7 +49,7 @@ func main() {
 	flag.BoolVar(&o.rollups, "rollups", false, "create flows_1m/5m/1h and their views")
 	flag.IntVar(&o.batch, "batch", 100_000, "rows per insert (batch-rows)")
 	flag.IntVar(&o.queue, "queue", 4, "queue-blocks: blocks waiting for the writer before spilling to the spool")
-	flag.StringVar(&o.rollupMemory, "rollup-memory", "256MiB", "rollup-memory: the rollup rows the writer aggregates before inserting them")
+	flag.StringVar(&o.rollupMemory, "rollup-memory", "512MiB", "rollup-memory: the rollup rows the writer aggregates before inserting them")
 	flag.Float64Var(&o.rate, "rate", 250_000, "flows per second of the synthetic stream's timestamps (its span is rows / rate)")
 	flag.DurationVar(&o.span, "span", 0, "spread the rows evenly over this span instead of -rate (e.g. 24h)")
 	flag.DurationVar(&o.sample, "sample", 10*time.Second, "period of the progress lines (parts per table, merges, CPU)")
