@@ -92,7 +92,9 @@ func (s *Store) handle(it item) {
 	group := append(s.group[:0], it)
 	rows := it.block.Rows
 gather:
-	for rows < maxInsertRows {
+	// At most the queue's capacity joins (the memory bound of docs/store.md)
+	// even if appenders refill the queue meanwhile.
+	for rows < maxInsertRows && len(group) <= s.cfg.QueueBlocks {
 		select {
 		case nx, ok := <-s.queue:
 			if !ok {
