@@ -353,7 +353,21 @@ func (a *Aggregator) splitKeys() {
 }
 
 // Reset drops every group, keeping the memory for the next ones.
+//
+// After a burst it gives the memory back: when the rows just taken used less
+// than a quarter of the keys' capacity, and that capacity is past
+// shrinkAbove, the next rows start from small buffers again.
 func (a *Aggregator) Reset() {
+	if cap(a.keys) > shrinkAbove && len(a.keys) < cap(a.keys)/4 {
+		a.hashes, a.keyEnd, a.keys, a.time = nil, nil, nil, nil
+		clear(a.out)
+		clear(a.sums[:])
+		a.enc, a.block = [4][]byte{}, native.Block{}
+		a.table = nil
+		a.resize(1 << 10)
+		a.minTime, a.maxTime, a.bytes = 0, 0, 0
+		return
+	}
 	a.hashes, a.keyEnd, a.keys, a.time = a.hashes[:0], a.keyEnd[:0], a.keys[:0], a.time[:0]
 	for i := range a.out {
 		a.out[i] = a.out[i][:0]
@@ -364,6 +378,10 @@ func (a *Aggregator) Reset() {
 	clear(a.table)
 	a.minTime, a.maxTime, a.bytes = 0, 0, 0
 }
+
+// shrinkAbove is the keys' capacity past which Reset may release memory
+// (below it, keeping the buffers costs little and saves reallocations).
+const shrinkAbove = 16 << 20
 
 // Rebucket rounds the TimeReceived values of a block returned by Block down
 // to multiples of bucket seconds (coarser rollups share the finer one's

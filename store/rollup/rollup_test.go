@@ -309,3 +309,43 @@ func TestBytes(t *testing.T) {
 		t.Errorf("Bytes after Reset = %d", got)
 	}
 }
+
+// After a burst, a Reset following a small round releases the buffers; the
+// aggregator keeps working from small ones.
+func TestResetReleasesAfterBurst(t *testing.T) {
+	a := New(testCols, 60)
+	// ~24 MB of keys: 600 k groups with a 30-byte process name each.
+	name := strings.Repeat("p", 30)
+	const groups, per = 600_000, 50_000
+	for start := 0; start < groups; start += per {
+		rows := make([]row, per)
+		for i := range rows {
+			rows[i] = row{t: 0, as: uint32(start + i), proc: name, name: "h", bytes: 1, packets: 1}
+		}
+		if err := a.Add(block(rows)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	burst := cap(a.keys)
+	if burst <= shrinkAbove {
+		t.Fatalf("keys capacity %d after the burst, want more than %d", burst, shrinkAbove)
+	}
+	a.Reset() // the burst round used its capacity: kept
+	if cap(a.keys) != burst {
+		t.Errorf("capacity after a full round = %d, want %d kept", cap(a.keys), burst)
+	}
+	if err := a.Add(block([]row{{0, 1, "nginx", "h1", 10, 1}, {1, 1, "nginx", "h1", 5, 1}})); err != nil {
+		t.Fatal(err)
+	}
+	a.Reset() // a small round: released
+	if cap(a.keys) >= burst/4 {
+		t.Errorf("capacity after a small round = %d, want it released (burst %d)", cap(a.keys), burst)
+	}
+	if err := a.Add(block([]row{{0, 1, "nginx", "h1", 10, 1}, {1, 1, "nginx", "h1", 5, 1}, {2, 2, "sshd", "h2", 1, 1}})); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"0 1 nginx h1 15 2 2", "0 2 sshd h2 1 1 1"}
+	if diff := strings.Join(lineDiff(decode(t, a.Block()), want), "\n"); diff != "" {
+		t.Errorf("-got +want\n%s", diff)
+	}
+}
