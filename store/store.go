@@ -73,13 +73,10 @@ type Store struct {
 	spool *spool.Spool
 	ws    writerState
 	// Writer goroutine only: an item taken from the queue that did not
-	// join the previous insert, and scratch for the current one.
-	carry   item
-	carried bool
-	group   []item
-	blocks  []*native.Block
-	seen    window   // flows inserted since the last completion refresh
-	rl      *rollups // nil without rollups
+	// join the previous insert (zero when none).
+	carry item
+	seen  window   // flows inserted since the last completion refresh
+	rl    *rollups // nil without rollups
 
 	qmu    sync.RWMutex // guards closed and sends on queue
 	closed bool

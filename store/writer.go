@@ -55,28 +55,35 @@ func (s *Store) writer() {
 	s.replay(true)
 	tick := time.NewTicker(minBackoff)
 	defer tick.Stop()
+	housekeep := func() {
+		s.replay(false)
+		s.rollupsDue()
+	}
 	for {
-		if it, ok := s.takeCarry(); ok {
-			s.handle(it)
+		it := s.carry // taken from the queue by the previous turn
+		s.carry = item{}
+		if it.block == nil && it.done == nil {
+			var ok bool
+			select {
+			case it, ok = <-s.queue:
+				if !ok {
+					s.emitRollups()
+					return
+				}
+			case <-tick.C:
+				housekeep()
+				continue
+			}
+		} else {
+			// The queue may never run dry while items are carried: give
+			// the tick its turn here.
 			select {
 			case <-tick.C:
-				s.replay(false)
-				s.rollupsDue()
+				housekeep()
 			default:
 			}
-			continue
 		}
-		select {
-		case it, ok := <-s.queue:
-			if !ok {
-				s.emitRollups()
-				return
-			}
-			s.handle(it)
-		case <-tick.C:
-			s.replay(false)
-			s.rollupsDue()
-		}
+		s.handle(it)
 	}
 }
 
@@ -89,7 +96,7 @@ func (s *Store) handle(it item) {
 		close(it.done)
 		return
 	}
-	group := append(s.group[:0], it)
+	group := []item{it}
 	rows := it.block.Rows
 gather:
 	// At most the queue's capacity joins (the memory bound of docs/store.md)
@@ -101,7 +108,7 @@ gather:
 				break gather // the writer loop sees the closed queue next
 			}
 			if nx.done != nil || nx.kind != it.kind || rows+nx.block.Rows > maxInsertRows {
-				s.carry, s.carried = nx, true
+				s.carry = nx
 				break gather
 			}
 			group = append(group, nx)
@@ -111,17 +118,6 @@ gather:
 		}
 	}
 	s.write(group)
-	clear(group)
-	s.group = group[:0]
-}
-
-func (s *Store) takeCarry() (item, bool) {
-	if !s.carried {
-		return item{}, false
-	}
-	it := s.carry
-	s.carry, s.carried = item{}, false
-	return it, true
 }
 
 func (s *Store) insert(table string, blocks ...*native.Block) error {
@@ -134,6 +130,7 @@ func (s *Store) insert(table string, blocks ...*native.Block) error {
 		s.markDown(err)
 		return err
 	}
+	s.m.insertBlocks.WithLabelValues(table).Observe(float64(len(blocks)))
 	s.markUp()
 	return nil
 }
@@ -171,16 +168,11 @@ func (s *Store) write(group []item) {
 		}
 		return
 	}
-	blocks := s.blocks[:0]
-	for _, it := range group {
-		blocks = append(blocks, it.block)
+	blocks := make([]*native.Block, len(group))
+	for i, it := range group {
+		blocks[i] = it.block
 	}
 	err := s.insert(s.kinds[kind].table, blocks...)
-	clear(blocks)
-	s.blocks = blocks[:0]
-	if err == nil {
-		s.m.insertBlocks.WithLabelValues(s.kinds[kind].table).Observe(float64(len(group)))
-	}
 	for _, it := range group {
 		if err != nil {
 			s.toSpool(it)
@@ -260,7 +252,6 @@ func (s *Store) replay(all bool) {
 		if err := s.insert(table, blocks...); err != nil {
 			return
 		}
-		s.m.insertBlocks.WithLabelValues(table).Observe(float64(len(blocks)))
 		for _, g := range group {
 			if table == s.kinds[kindFlows].table {
 				s.flowsInserted(g.b)

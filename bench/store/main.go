@@ -46,7 +46,7 @@ func main() {
 	var o options
 	flag.IntVar(&o.rows, "rows", 5_000_000, "flows to ingest")
 	flag.IntVar(&o.exporters, "exporters", 20, "hosts exporting flows")
-	flag.BoolVar(&o.rollups, "rollups", false, "create flows_1m/5m/1h and their views")
+	flag.BoolVar(&o.rollups, "rollups", false, "create flows_1m/5m/1h, filled by the store's writer")
 	flag.IntVar(&o.batch, "batch", 100_000, "rows per insert (batch-rows)")
 	flag.IntVar(&o.queue, "queue", 4, "queue-blocks: blocks waiting for the writer before spilling to the spool")
 	flag.StringVar(&o.rollupMemory, "rollup-memory", "512MiB", "rollup-memory: the rollup rows the writer aggregates before inserting them")

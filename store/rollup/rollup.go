@@ -363,10 +363,7 @@ func (a *Aggregator) Reset() {
 		clear(a.out)
 		clear(a.sums[:])
 		a.enc, a.block = [4][]byte{}, native.Block{}
-		a.table = nil
-		a.resize(1 << 10)
-		a.minTime, a.maxTime, a.bytes = 0, 0, 0
-		return
+		a.resize(1 << 10) // no groups left to place
 	}
 	a.hashes, a.keyEnd, a.keys, a.time = a.hashes[:0], a.keyEnd[:0], a.keys[:0], a.time[:0]
 	for i := range a.out {
