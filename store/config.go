@@ -139,8 +139,8 @@ func (c *Config) Validate() error {
 	if c.QueueBlocks < 1 {
 		errs = append(errs, config.Errorf("queue-blocks", "must be at least 1"))
 	}
-	if c.RollupMemory < 1<<20 {
-		errs = append(errs, config.Errorf("rollup-memory", "must be at least 1MiB"))
+	if c.RollupMemory < 1<<20 || c.RollupMemory > 64<<30 {
+		errs = append(errs, config.Errorf("rollup-memory", "must be between 1MiB and 64GiB"))
 	}
 	if c.Spool.MaxBytes < 1<<20 {
 		errs = append(errs, config.Errorf("spool.max-bytes", "must be at least 1MiB"))

@@ -333,6 +333,12 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: got %v", key, err)
 		}
 	}
+	// The rollup aggregator's references address 256 GiB of groups.
+	c := DefaultConfig()
+	c.RollupMemory = 65 << 30
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "key rollup-memory:") {
+		t.Errorf("rollup-memory 65GiB: got %v", err)
+	}
 }
 
 func TestMissingLibraryIsOneClearError(t *testing.T) {

@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -61,6 +62,7 @@ func main() {
 	flag.BoolVar(&o.columns, "columns", false, "print the bytes per row of the largest columns")
 	flag.Func("disable", "comma-separated columns to disable on top of the defaults (store.disabled-columns)",
 		func(s string) error { o.disable = append(o.disable, strings.Split(s, ",")...); return nil })
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the ingest to this file (Go code only: the engine's own threads are not sampled)")
 	flag.Func("sql", "a statement run after the schema is created, before ingest (repeatable; e.g. ALTER TABLE hostflow.flows MODIFY SETTING …)",
 		func(s string) error { o.sql = append(o.sql, s); return nil })
 	flag.Parse()
@@ -76,6 +78,7 @@ type options struct {
 	span, sample, settle             time.Duration
 	rollups, keep, optimize, columns bool
 	dir, maxMemory, rollupMemory     string
+	cpuprofile                       string
 	sql, disable                     []string
 }
 
@@ -167,6 +170,17 @@ func run(o options) error {
 	fmt.Printf("ingest: %d rows over %s of timestamps, %d exporters, rollups=%v (rollup-memory %s), batch=%d, queue=%d, %d columns, GOMAXPROCS=%d, NumCPU=%d, load %s\n",
 		o.rows, span, o.exporters, cfg.Rollups, o.rollupMemory, o.batch, o.queue, len(st.Schema().FlowColumns()), runtime.GOMAXPROCS(0), runtime.NumCPU(), loadavg())
 
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	app := st.NewAppender()
 	buf := make([]flow.Record, 1000)
 	runtime.LockOSThread()

@@ -9,9 +9,9 @@
 // Here a block's rows are grouped on the bytes of their Native encoding:
 // the key of a row is the concatenation of its key columns' encoded values
 // (fixed-width bytes, length-prefixed strings) after its time bucket, looked
-// up in an open-addressing table; a new group copies the row's encoded
-// values into the output columns, an existing one adds Bytes and Packets and
-// counts the flow. Nothing is decoded, so it works for any column set and
+// up in an open-addressing table; a new group stores its key with its sums
+// and copies the row's attribute values into the output columns, an
+// existing one adds Bytes and Packets and counts the flow. Nothing is decoded, so it works for any column set and
 // for blocks read back from the spool.
 //
 // Groups accumulate across blocks until the owner takes them (Block, then
@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"slices"
 
 	"github.com/hostflow/hostflow/store/native"
 )
@@ -47,34 +48,70 @@ const (
 
 // Aggregator groups raw flow rows by time bucket and key columns. It is not
 // safe for concurrent use.
+//
+// A busy minute holds millions of groups, far more than the CPU caches, so
+// each flow's lookup costs memory accesses; the layout keeps them to two
+// for a flow that joins an existing group: the table slot (which carries a
+// tag of the hash, so other groups' slots are skipped without reading
+// them), then the group's entry, which holds its sums next to its key.
 type Aggregator struct {
 	cols   []Column
 	bucket uint32 // seconds
 	seed   maphash.Seed
 
-	// Per group.
-	hashes []uint64
-	keyEnd []uint32 // end of each group's key in keys
-	keys   []byte
-	// Encoded values of the attribute columns; a key column's values are
-	// in keys only, and Block splits them out (into out as well).
-	out  [][]byte
-	time []uint32 // bucket start
-	sums [3][]uint64
+	// The groups, one entry each, in creation order: Bytes, Packets and
+	// Flows (uint64 each), the key's hash (uint64), the key's length
+	// (uint32), then the key: the bucket start (4 bytes), then the key
+	// columns' encoded values in column order. Block splits the key
+	// columns out of it. Entries fill chunks of chunkSize bytes (one
+	// growing buffer would be copied, and its new pages faulted in, at
+	// every growth: most of the cost of a busy minute's first round).
+	chunks [][]byte
+	used   int // chunks holding entries; the next ones are empty, kept for reuse
+	n      int // groups held
+	// Encoded values of the attribute columns, one per group in order.
+	out [][]byte
 
-	table []uint32 // open addressing: 0 empty, else group index + 1
+	table []uint64 // open addressing: 0 empty, else hash tag << tagShift | entry ref + 1
 	mask  uint64
 
 	minTime, maxTime uint32 // TimeReceived range of the rows added
 	bytes            int    // memory the groups take, see Bytes
 
 	// Scratch, reused across blocks.
-	src   []source
-	vals  [][]byte
-	key   []byte
-	enc   [4][]byte // TimeReceived and the sums, encoded by Block
-	block native.Block
+	src    []source
+	vals   [][]byte // batch rows × columns
+	key    []byte   // the keys of a batch of rows
+	keyEnd [batch]int
+	hash   [batch]uint64
+	// Bytes per row of each String key column in the last Block (its
+	// first guess for the next one).
+	strWidth []int
+	sink     uint64    // keeps Add's reads ahead of the lookups
+	enc      [4][]byte // TimeReceived and the sums, encoded by Block
+	block    native.Block
 }
+
+// Layout of a group's entry.
+const (
+	entrySums   = 0  // Bytes, Packets, Flows
+	entryHash   = 24 // uint64
+	entryKeyLen = 32 // uint32
+	entryKey    = 36
+)
+
+// An entry's ref is its chunk's index << 32 | its offset in the chunk. A
+// table slot holds ref + 1 in its low 48 bits (65,535 chunks: 256 GiB)
+// and the top 16 bits of the key's hash above them, so that a lookup skips
+// other groups' slots without reading their entries.
+const (
+	tagShift  = 48
+	refMask   = 1<<tagShift - 1
+	chunkSize = 4 << 20
+	maxChunks = 1<<(tagShift-32) - 1
+)
+
+func (a *Aggregator) entry(ref uint64) []byte { return a.chunks[ref>>32][ref&(1<<32-1):] }
 
 // source is where a dimension's values come from in the block being added.
 type source struct {
@@ -87,17 +124,20 @@ type source struct {
 // New returns an aggregator producing rows bucketed to bucket seconds.
 func New(cols []Column, bucket uint32) *Aggregator {
 	a := &Aggregator{cols: cols, bucket: bucket, seed: maphash.MakeSeed(), out: make([][]byte, len(cols)),
-		src: make([]source, len(cols)), vals: make([][]byte, len(cols))}
+		src: make([]source, len(cols)), vals: make([][]byte, batch*len(cols)), strWidth: make([]int, len(cols))}
+	for i := range a.strWidth {
+		a.strWidth[i] = 8
+	}
 	a.resize(1 << 10)
 	return a
 }
 
 // Groups is the number of rows the aggregator holds.
-func (a *Aggregator) Groups() int { return len(a.hashes) }
+func (a *Aggregator) Groups() int { return a.n }
 
-// groupOverhead is a group's fixed memory: hash, key end, time, three sums
-// and its share of the table (between 2 and 4 slots of 4 bytes).
-const groupOverhead = 8 + 4 + 4 + 3*8 + 12
+// groupOverhead is a group's fixed memory: its entry's header and its share
+// of the table (between 2 and 4 slots of 8 bytes).
+const groupOverhead = entryKey + 24
 
 // Bytes is the memory the groups take: their keys, their encoded values
 // and the fixed part, not counting spare capacity.
@@ -106,7 +146,7 @@ func (a *Aggregator) Bytes() int { return a.bytes }
 // TimeRange is the TimeReceived range of the rows added since the last
 // Reset (ok false when none).
 func (a *Aggregator) TimeRange() (lo, hi uint32, ok bool) {
-	return a.minTime, a.maxTime, len(a.hashes) > 0
+	return a.minTime, a.maxTime, a.n > 0
 }
 
 // ErrLayout is returned for a block that lacks TimeReceived, Bytes or
@@ -169,33 +209,64 @@ func (a *Aggregator) Add(b *native.Block) error {
 		}
 	}
 	le := binary.LittleEndian
-	vals := a.vals
-	for r := 0; r < n; r++ {
-		t := le.Uint32(tcol[4*r:])
-		if len(a.hashes) == 0 {
-			a.minTime, a.maxTime = t, t
-		}
-		a.minTime, a.maxTime = min(a.minTime, t), max(a.maxTime, t)
-		t -= t % a.bucket
-		key := le.AppendUint32(a.key[:0], t)
-		for i := range a.src {
-			vals[i] = a.src[i].value(r)
-			if a.cols[i].Key {
-				key = append(key, vals[i]...)
+	if a.n == 0 && n > 0 {
+		a.minTime, a.maxTime = le.Uint32(tcol), le.Uint32(tcol)
+	}
+	// Rows go in batches: first their keys and hashes, then, in tight loops
+	// the CPU overlaps, a read of their table slots and of the entries the
+	// slots point to, so that the lookups that follow find them in cache
+	// instead of waiting for memory one row at a time.
+	nc := len(a.cols)
+	for r0 := 0; r0 < n; r0 += batch {
+		m := min(batch, n-r0)
+		key := a.key[:0]
+		for j := range m {
+			r := r0 + j
+			t := le.Uint32(tcol[4*r:])
+			a.minTime, a.maxTime = min(a.minTime, t), max(a.maxTime, t)
+			start := len(key)
+			key = le.AppendUint32(key, t-t%a.bucket)
+			vals := a.vals[j*nc : (j+1)*nc]
+			for i := range a.src {
+				vals[i] = a.src[i].value(r)
+				if a.cols[i].Key {
+					key = append(key, vals[i]...)
+				}
 			}
+			a.keyEnd[j] = len(key)
+			a.hash[j] = maphash.Bytes(a.seed, key[start:])
 		}
 		a.key = key
-		h := maphash.Bytes(a.seed, key)
-		g := a.find(h, key)
-		if g < 0 {
-			g = a.insert(h, key, t, vals)
+		var sink uint64
+		for _, h := range a.hash[:m] {
+			sink += a.table[h&a.mask]
 		}
-		a.sums[0][g] += le.Uint64(bcol[8*r:])
-		a.sums[1][g] += le.Uint64(pcol[8*r:])
-		a.sums[2][g]++
+		for _, h := range a.hash[:m] {
+			if s := a.table[h&a.mask]; s != 0 && s>>tagShift == h>>tagShift {
+				sink += uint64(a.entry(s&refMask - 1)[0])
+			}
+		}
+		a.sink += sink
+		start := 0
+		for j, h := range a.hash[:m] {
+			r := r0 + j
+			k := key[start:a.keyEnd[j]]
+			start = a.keyEnd[j]
+			e, slot := a.find(h, k)
+			if e == nil {
+				e = a.insert(h, k, a.vals[j*nc:(j+1)*nc], slot)
+			}
+			e = e[entrySums : entrySums+24]
+			le.PutUint64(e[0:], le.Uint64(e[0:])+le.Uint64(bcol[8*r:]))
+			le.PutUint64(e[8:], le.Uint64(e[8:])+le.Uint64(pcol[8*r:]))
+			le.PutUint64(e[16:], le.Uint64(e[16:])+1)
+		}
 	}
 	return nil
 }
+
+// batch is the rows Add looks up together.
+const batch = 32
 
 // checkStrings checks that data holds exactly n length-prefixed strings.
 func checkStrings(data []byte, n int) error {
@@ -234,87 +305,124 @@ func (s *source) value(r int) []byte {
 
 var zeros [16]byte // widest fixed-width value: IPv6
 
-// find returns the group with hash h and key, or -1.
-func (a *Aggregator) find(h uint64, key []byte) int {
+// find returns the entry of the group with hash h and key, or nil and the
+// empty slot where it would go.
+func (a *Aggregator) find(h uint64, key []byte) (entry []byte, slot uint64) {
+	tag := h >> tagShift
 	for i := h & a.mask; ; i = (i + 1) & a.mask {
-		slot := a.table[i]
-		if slot == 0 {
-			return -1
+		s := a.table[i]
+		if s == 0 {
+			return nil, i
 		}
-		g := int(slot - 1)
-		if a.hashes[g] == h && string(a.keyOf(g)) == string(key) {
-			return g
+		if s>>tagShift != tag {
+			continue
+		}
+		e := a.entry(s&refMask - 1)
+		if n := binary.LittleEndian.Uint32(e[entryKeyLen:]); int(n) == len(key) && string(e[entryKey:entryKey+n]) == string(key) {
+			return e, i
 		}
 	}
 }
 
-func (a *Aggregator) keyOf(g int) []byte {
-	start := uint32(0)
-	if g > 0 {
-		start = a.keyEnd[g-1]
-	}
-	return a.keys[start:a.keyEnd[g]]
-}
-
-// insert adds a group with the row's values and returns its index.
-func (a *Aggregator) insert(h uint64, key []byte, t uint32, vals [][]byte) int {
-	g := len(a.hashes)
-	if 2*(g+1) > len(a.table) {
+// insert adds a group with the row's key and attribute values in the
+// empty table slot find returned, and returns its entry.
+func (a *Aggregator) insert(h uint64, key []byte, vals [][]byte, slot uint64) []byte {
+	if 2*(a.n+1) > len(a.table) {
 		a.resize(2 * len(a.table))
+		_, slot = a.find(h, key)
 	}
-	a.hashes = append(a.hashes, h)
+	size := entryKey + len(key)
+	if a.used == 0 || len(a.chunks[a.used-1])+size > cap(a.chunks[a.used-1]) {
+		if a.used == maxChunks {
+			// The store emits the groups at rollup-memory, at most 64 GiB.
+			panic("rollup: 256 GiB of groups held")
+		}
+		if a.used == len(a.chunks) {
+			a.chunks = append(a.chunks, nil)
+		}
+		if cap(a.chunks[a.used]) < size {
+			a.chunks[a.used] = make([]byte, 0, max(chunkSize, size))
+		}
+		a.used++
+	}
+	c := &a.chunks[a.used-1]
+	pos := len(*c)
+	*c = append(*c, make([]byte, entryKey)...)
+	*c = append(*c, key...)
+	e := (*c)[pos:]
+	le := binary.LittleEndian
+	le.PutUint64(e[entryHash:], h)
+	le.PutUint32(e[entryKeyLen:], uint32(len(key)))
 	a.bytes += groupOverhead + len(key)
-	a.keys = append(a.keys, key...)
-	a.keyEnd = append(a.keyEnd, uint32(len(a.keys)))
-	a.time = append(a.time, t)
 	for i, v := range vals {
 		if !a.cols[i].Key {
 			a.out[i] = append(a.out[i], v...)
 			a.bytes += len(v)
 		}
 	}
-	for i := range a.sums {
-		a.sums[i] = append(a.sums[i], 0)
-	}
-	for i := h & a.mask; ; i = (i + 1) & a.mask {
-		if a.table[i] == 0 {
-			a.table[i] = uint32(g + 1)
-			return g
+	ref := uint64(a.used-1)<<32 | uint64(pos)
+	a.table[slot] = h>>tagShift<<tagShift | (ref + 1)
+	a.n++
+	return e
+}
+
+// entries calls f with each group's entry and its ref, in creation order.
+func (a *Aggregator) entries(f func(e []byte, ref uint64)) {
+	for ci, c := range a.chunks[:a.used] {
+		for pos := 0; pos < len(c); {
+			n := entryKey + int(binary.LittleEndian.Uint32(c[pos+entryKeyLen:]))
+			f(c[pos:pos+n], uint64(ci)<<32|uint64(pos))
+			pos += n
 		}
 	}
 }
 
 func (a *Aggregator) resize(size int) {
-	a.table = make([]uint32, size)
+	a.table = make([]uint64, size)
 	a.mask = uint64(size - 1)
-	for g, h := range a.hashes {
+	a.entries(func(e []byte, ref uint64) {
+		h := binary.LittleEndian.Uint64(e[entryHash:])
 		for i := h & a.mask; ; i = (i + 1) & a.mask {
 			if a.table[i] == 0 {
-				a.table[i] = uint32(g + 1)
+				a.table[i] = h>>tagShift<<tagShift | (ref + 1)
 				break
 			}
 		}
-	}
+	})
 }
 
 // Block returns the rows held: TimeReceived (the bucket), the dimensions,
 // Bytes, Packets and Flows. It shares the aggregator's memory: use it before
 // calling Add or Reset again.
 func (a *Aggregator) Block() *native.Block {
-	le := binary.LittleEndian
-	n := len(a.hashes)
-	a.enc[0] = a.enc[0][:0]
-	for _, t := range a.time {
-		a.enc[0] = le.AppendUint32(a.enc[0], t)
+	// Size the columns up front: growing them by appends would copy them
+	// (and fault their new pages in) several times over.
+	a.enc[0] = slices.Grow(a.enc[0][:0], 4*a.n)
+	for i := 1; i < len(a.enc); i++ {
+		a.enc[i] = slices.Grow(a.enc[i][:0], 8*a.n)
 	}
-	for i := range a.sums {
-		e := a.enc[i+1][:0]
-		for _, v := range a.sums[i] {
-			e = le.AppendUint64(e, v)
+	for i, c := range a.cols {
+		if c.Key {
+			w := c.Width
+			if w == 0 {
+				w = a.strWidth[i]
+			}
+			a.out[i] = slices.Grow(a.out[i][:0], a.n*max(w, 1))
 		}
-		a.enc[i+1] = e
 	}
-	a.splitKeys()
+	a.entries(func(e []byte, _ uint64) {
+		for i := range 3 {
+			a.enc[i+1] = append(a.enc[i+1], e[entrySums+8*i:entrySums+8*i+8]...)
+		}
+		key := e[entryKey:]
+		a.enc[0] = append(a.enc[0], key[:4]...)
+		a.splitKey(key[4:])
+	})
+	for i, c := range a.cols {
+		if c.Key && c.Width == 0 && a.n > 0 {
+			a.strWidth[i] = len(a.out[i])/a.n + 1
+		}
+	}
 	cols := a.block.Columns[:0]
 	cols = append(cols, native.Column{Name: TimeReceived, Type: "DateTime", Width: 4, Data: a.enc[0]})
 	for i, c := range a.cols {
@@ -323,57 +431,62 @@ func (a *Aggregator) Block() *native.Block {
 	for i, name := range []string{Bytes, Packets, Flows} {
 		cols = append(cols, native.Column{Name: name, Type: "UInt64", Width: 8, Data: a.enc[i+1]})
 	}
-	a.block = native.Block{Columns: cols, Rows: n}
+	a.block = native.Block{Columns: cols, Rows: a.n}
 	return &a.block
 }
 
-// splitKeys appends the values of the key columns, which a group holds in
+// splitKey appends the values of the key columns, which a group holds in
 // its key only (after the bucket, in column order, as encoded), to out.
-func (a *Aggregator) splitKeys() {
+func (a *Aggregator) splitKey(k []byte) {
 	for i, c := range a.cols {
-		if c.Key {
-			a.out[i] = a.out[i][:0]
+		if !c.Key {
+			continue
 		}
-	}
-	for g := range a.hashes {
-		k := a.keyOf(g)[4:]
-		for i, c := range a.cols {
-			if !c.Key {
-				continue
-			}
-			n := c.Width
-			if n == 0 {
-				l, w := binary.Uvarint(k)
-				n = w + int(l)
-			}
-			a.out[i] = append(a.out[i], k[:n]...)
-			k = k[n:]
+		n := c.Width
+		if n == 0 {
+			l, w := binary.Uvarint(k)
+			n = w + int(l)
 		}
+		a.out[i] = append(a.out[i], k[:n]...)
+		k = k[n:]
 	}
 }
 
 // Reset drops every group, keeping the memory for the next ones.
 //
 // After a burst it gives the memory back: when the rows just taken used less
-// than a quarter of the keys' capacity, and that capacity is past
+// than a quarter of the groups' capacity, and that capacity is past
 // shrinkAbove, the next rows start from small buffers again.
 func (a *Aggregator) Reset() {
-	if cap(a.keys) > shrinkAbove && len(a.keys) < cap(a.keys)/4 {
-		a.hashes, a.keyEnd, a.keys, a.time = nil, nil, nil, nil
+	used := 0
+	for _, c := range a.chunks[:a.used] {
+		used += len(c)
+	}
+	if capacity := a.capacity(); capacity > shrinkAbove && used < capacity/4 {
+		a.chunks = nil
 		clear(a.out)
-		clear(a.sums[:])
 		a.enc, a.block = [4][]byte{}, native.Block{}
+		a.used, a.n = 0, 0
 		a.resize(1 << 10) // no groups left to place
 	}
-	a.hashes, a.keyEnd, a.keys, a.time = a.hashes[:0], a.keyEnd[:0], a.keys[:0], a.time[:0]
+	for i := range a.chunks[:a.used] {
+		a.chunks[i] = a.chunks[i][:0]
+	}
+	a.used, a.n = 0, 0
 	for i := range a.out {
 		a.out[i] = a.out[i][:0]
 	}
-	for i := range a.sums {
-		a.sums[i] = a.sums[i][:0]
-	}
 	clear(a.table)
 	a.minTime, a.maxTime, a.bytes = 0, 0, 0
+}
+
+// capacity is the memory held for entries, used or not.
+func (a *Aggregator) capacity() int {
+	n := 0
+	for _, c := range a.chunks {
+		n += cap(c)
+	}
+	return n
 }
 
 // shrinkAbove is the keys' capacity past which Reset may release memory

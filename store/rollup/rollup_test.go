@@ -170,6 +170,20 @@ func TestAggregateMany(t *testing.T) {
 	}
 }
 
+// TimeRange spans every row added, wherever the extremes are in a block
+// and across blocks.
+func TestTimeRange(t *testing.T) {
+	a := New(testCols, 60)
+	for _, rows := range [][]row{{{120, 1, "a", "x", 1, 1}, {60, 2, "a", "x", 1, 1}, {180, 1, "a", "x", 1, 1}, {90, 1, "a", "x", 1, 1}}, {{100, 1, "a", "x", 1, 1}, {30, 3, "b", "y", 1, 1}}} {
+		if err := a.Add(block(rows)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lo, hi, ok := a.TimeRange(); !ok || lo != 30 || hi != 180 {
+		t.Errorf("TimeRange = %d, %d, %v; want 30, 180, true", lo, hi, ok)
+	}
+}
+
 func TestRebucket(t *testing.T) {
 	a := New(testCols, 60)
 	if err := a.Add(block([]row{{3599, 1, "a", "x", 1, 1}, {3600, 1, "a", "x", 1, 1}, {7260, 1, "a", "x", 1, 1}})); err != nil {
@@ -314,7 +328,7 @@ func TestBytes(t *testing.T) {
 // aggregator keeps working from small ones.
 func TestResetReleasesAfterBurst(t *testing.T) {
 	a := New(testCols, 60)
-	// ~24 MB of keys: 600 k groups with a 30-byte process name each.
+	// ~45 MB of groups: 600 k with a 30-byte process name each.
 	name := strings.Repeat("p", 30)
 	const groups, per = 600_000, 50_000
 	for start := 0; start < groups; start += per {
@@ -326,20 +340,20 @@ func TestResetReleasesAfterBurst(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	burst := cap(a.keys)
+	burst := a.capacity()
 	if burst <= shrinkAbove {
-		t.Fatalf("keys capacity %d after the burst, want more than %d", burst, shrinkAbove)
+		t.Fatalf("groups capacity %d after the burst, want more than %d", burst, shrinkAbove)
 	}
 	a.Reset() // the burst round used its capacity: kept
-	if cap(a.keys) != burst {
-		t.Errorf("capacity after a full round = %d, want %d kept", cap(a.keys), burst)
+	if a.capacity() != burst {
+		t.Errorf("capacity after a full round = %d, want %d kept", a.capacity(), burst)
 	}
 	if err := a.Add(block([]row{{0, 1, "nginx", "h1", 10, 1}, {1, 1, "nginx", "h1", 5, 1}})); err != nil {
 		t.Fatal(err)
 	}
 	a.Reset() // a small round: released
-	if cap(a.keys) >= burst/4 {
-		t.Errorf("capacity after a small round = %d, want it released (burst %d)", cap(a.keys), burst)
+	if a.capacity() >= burst/4 {
+		t.Errorf("capacity after a small round = %d, want it released (burst %d)", a.capacity(), burst)
 	}
 	if err := a.Add(block([]row{{0, 1, "nginx", "h1", 10, 1}, {1, 1, "nginx", "h1", 5, 1}, {2, 2, "sshd", "h2", 1, 1}})); err != nil {
 		t.Fatal(err)
@@ -348,4 +362,36 @@ func TestResetReleasesAfterBurst(t *testing.T) {
 	if diff := strings.Join(lineDiff(decode(t, a.Block()), want), "\n"); diff != "" {
 		t.Errorf("-got +want\n%s", diff)
 	}
+}
+
+// BenchmarkAddManyGroups is BenchmarkAdd at a collector's scale: a round of
+// 2 M flows over ~1 M distinct keys (a minute of a busy fleet), so the
+// groups outgrow the CPU caches and every flow's lookup goes to memory.
+func BenchmarkAddManyGroups(b *testing.B) {
+	const perBlock, blocks, round = 10_000, 50, 200 // blocks per round
+	procs := []string{"nginx", "postgres", "sshd", "node", "envoy", "curl", "systemd-resolve", "chronyd"}
+	var blks []*native.Block
+	x := uint64(1)
+	for range blocks {
+		rows := make([]row, perBlock)
+		for i := range rows {
+			x = x*6364136223846793005 + 1442695040888963407
+			k := (x >> 33) % 1_000_000
+			rows[i] = row{t: 0, as: uint32(k / 8), proc: procs[k%8], name: "host-001.fra1", bytes: 1500, packets: 1}
+		}
+		blks = append(blks, block(rows))
+	}
+	a := New(testCols, 60)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if err := a.Add(blks[n%blocks]); err != nil {
+			b.Fatal(err)
+		}
+		if n++; n%round == 0 {
+			_ = a.Block()
+			a.Reset()
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perBlock), "ns/flow")
 }
