@@ -52,6 +52,13 @@ const maxInsertRows = 1_000_000
 // the store is up and the queue is not pressing.
 func (s *Store) writer() {
 	defer close(s.writerDone)
+	if s.rl != nil {
+		go s.adder()
+		defer func() {
+			close(s.rl.in)
+			<-s.rl.adderDone
+		}()
+	}
 	s.replay(true)
 	tick := time.NewTicker(minBackoff)
 	defer tick.Stop()
@@ -180,7 +187,8 @@ func (s *Store) write(group []item) {
 		}
 		s.m.written(it, "inserted")
 		if kind == kindFlows {
-			s.flowsInserted(it.block)
+			s.flowsInserted(it, true)
+			continue
 		}
 		s.recycle(it)
 	}
@@ -254,7 +262,7 @@ func (s *Store) replay(all bool) {
 		}
 		for _, g := range group {
 			if table == s.kinds[kindFlows].table {
-				s.flowsInserted(g.b)
+				s.flowsInserted(item{kind: kindFlows, block: g.b}, false)
 			}
 			s.m.replayedRows.WithLabelValues(table).Add(float64(g.b.Rows))
 			s.m.replayedBlocks.WithLabelValues(table).Inc()
