@@ -11,12 +11,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"syscall"
 	"time"
 
 	"github.com/hostflow/hostflow/agent"
 	"github.com/hostflow/hostflow/internal/config"
+	"github.com/hostflow/hostflow/internal/cpuprofile"
 	"github.com/hostflow/hostflow/internal/daemon"
 	"golang.org/x/net/ipv4"
 )
@@ -84,16 +84,11 @@ func runAgent(args []string) error {
 	path := fs.String("c", "", "agent configuration (YAML)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	_ = fs.Parse(args)
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cpuprofile.Start(*profile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	cfg := agent.DefaultConfig()
 	if *path != "" {
 		if err := config.Load(*path, &cfg); err != nil {

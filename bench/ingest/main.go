@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -32,6 +31,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hostflow/hostflow/inlet"
+	"github.com/hostflow/hostflow/internal/cpuprofile"
 	"github.com/hostflow/hostflow/internal/daemon"
 )
 
@@ -64,17 +64,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cpuprofile.Start(*profile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	ctx, stop := daemon.SignalContext(context.Background())
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *maxDuration)

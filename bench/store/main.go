@@ -27,7 +27,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,6 +37,7 @@ import (
 
 	"github.com/hostflow/hostflow/bench/store/synth"
 	"github.com/hostflow/hostflow/flow"
+	"github.com/hostflow/hostflow/internal/cpuprofile"
 	"github.com/hostflow/hostflow/internal/daemon"
 	"github.com/hostflow/hostflow/store"
 	"github.com/hostflow/hostflow/store/schema"
@@ -170,17 +170,11 @@ func run(o options) error {
 	fmt.Printf("ingest: %d rows over %s of timestamps, %d exporters, rollups=%v (rollup-memory %s), batch=%d, queue=%d, %d columns, GOMAXPROCS=%d, NumCPU=%d, load %s\n",
 		o.rows, span, o.exporters, cfg.Rollups, o.rollupMemory, o.batch, o.queue, len(st.Schema().FlowColumns()), runtime.GOMAXPROCS(0), runtime.NumCPU(), loadavg())
 
-	if o.cpuprofile != "" {
-		f, err := os.Create(o.cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cpuprofile.Start(o.cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	app := st.NewAppender()
 	buf := make([]flow.Record, 1000)
 	runtime.LockOSThread()
