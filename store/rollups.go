@@ -125,8 +125,8 @@ func (s *Store) flowsInserted(it item, live bool) {
 		rl.lo = min(rl.lo, start)
 	}
 	rl.in <- addJob{it: it, live: live}
-	// The adder's count lags by the block being added: the bound is
-	// exceeded by at most one block's groups.
+	// The adder's count lags by the blocks not yet added (at most two):
+	// the bound is exceeded by at most their groups.
 	if rl.bytes.Load() >= int64(rl.maxBytes) {
 		s.emitRollups()
 	}
