@@ -43,9 +43,8 @@ type rollups struct {
 	in        chan addJob
 	adderDone chan struct{}
 
-	// The writer's: blocks handed over since the last emission, when the
-	// first was, and the oldest TimeReceived among them.
-	held  bool
+	// The writer's: when the first block since the last emission was
+	// handed over (zero: none), and the oldest TimeReceived among them.
 	since time.Time
 	lo    uint32
 
@@ -116,11 +115,11 @@ func (s *Store) flowsInserted(it item, live bool) {
 	}
 	// Without a TimeReceived column, Add reports the layout.
 	if ok {
-		if rl.held && start >= rl.lo-rl.lo%rl.buckets[0]+rl.buckets[0] {
+		if !rl.since.IsZero() && start >= rl.lo-rl.lo%rl.buckets[0]+rl.buckets[0] {
 			s.emitRollups()
 		}
-		if !rl.held {
-			rl.held, rl.since, rl.lo = true, time.Now(), start
+		if rl.since.IsZero() {
+			rl.since, rl.lo = time.Now(), start
 		}
 		rl.lo = min(rl.lo, start)
 	}
@@ -136,7 +135,7 @@ func (s *Store) flowsInserted(it item, live bool) {
 // once the adder has added every block handed over. Writer goroutine only.
 func (s *Store) emitRollups() {
 	rl := s.rl
-	if rl == nil || !rl.held {
+	if rl == nil || rl.since.IsZero() {
 		return
 	}
 	barrier := make(chan struct{})
@@ -154,14 +153,14 @@ func (s *Store) emitRollups() {
 		}
 	}
 	rl.agg.Reset()
-	rl.held, rl.since, rl.lo = false, time.Time{}, 0
+	rl.since, rl.lo = time.Time{}, 0
 	rl.groups.Store(0)
 	rl.bytes.Store(0)
 }
 
 // rollupsDue emits the rows held when the oldest is older than maxAge.
 func (s *Store) rollupsDue() {
-	if rl := s.rl; rl != nil && rl.held && time.Since(rl.since) >= rl.maxAge {
+	if rl := s.rl; rl != nil && !rl.since.IsZero() && time.Since(rl.since) >= rl.maxAge {
 		s.emitRollups()
 	}
 }

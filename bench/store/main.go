@@ -62,7 +62,7 @@ func main() {
 	flag.BoolVar(&o.columns, "columns", false, "print the bytes per row of the largest columns")
 	flag.Func("disable", "comma-separated columns to disable on top of the defaults (store.disabled-columns)",
 		func(s string) error { o.disable = append(o.disable, strings.Split(s, ",")...); return nil })
-	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the ingest to this file (Go code only: the engine's own threads are not sampled)")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the ingest to this file (the engine's threads show as [libchdb.so], without symbols)")
 	flag.Func("sql", "a statement run after the schema is created, before ingest (repeatable; e.g. ALTER TABLE hostflow.flows MODIFY SETTING …)",
 		func(s string) error { o.sql = append(o.sql, s); return nil })
 	flag.Parse()

@@ -75,8 +75,7 @@ type Aggregator struct {
 	table []uint64 // open addressing: 0 empty, else hash tag << tagShift | entry ref + 1
 	mask  uint64
 
-	minTime, maxTime uint32 // TimeReceived range of the rows added
-	bytes            int    // memory the groups take, see Bytes
+	bytes int // memory the groups take, see Bytes
 
 	// Scratch, reused across blocks.
 	src    []source
@@ -143,12 +142,6 @@ const groupOverhead = entryKey + 24
 // and the fixed part, not counting spare capacity.
 func (a *Aggregator) Bytes() int { return a.bytes }
 
-// TimeRange is the TimeReceived range of the rows added since the last
-// Reset (ok false when none).
-func (a *Aggregator) TimeRange() (lo, hi uint32, ok bool) {
-	return a.minTime, a.maxTime, a.n > 0
-}
-
 // ErrLayout is returned for a block that lacks TimeReceived, Bytes or
 // Packets, or whose column types differ from the aggregator's.
 var ErrLayout = errors.New("rollup: block layout")
@@ -209,9 +202,6 @@ func (a *Aggregator) Add(b *native.Block) error {
 		}
 	}
 	le := binary.LittleEndian
-	if a.n == 0 && n > 0 {
-		a.minTime, a.maxTime = le.Uint32(tcol), le.Uint32(tcol)
-	}
 	// Rows go in batches: first their keys and hashes, then, in tight loops
 	// the CPU overlaps, a read of their table slots and of the entries the
 	// slots point to, so that the lookups that follow find them in cache
@@ -223,7 +213,6 @@ func (a *Aggregator) Add(b *native.Block) error {
 		for j := range m {
 			r := r0 + j
 			t := le.Uint32(tcol[4*r:])
-			a.minTime, a.maxTime = min(a.minTime, t), max(a.maxTime, t)
 			start := len(key)
 			key = le.AppendUint32(key, t-t%a.bucket)
 			vals := a.vals[j*nc : (j+1)*nc]
@@ -407,7 +396,7 @@ func (a *Aggregator) Block() *native.Block {
 			if w == 0 {
 				w = a.strWidth[i]
 			}
-			a.out[i] = slices.Grow(a.out[i][:0], a.n*max(w, 1))
+			a.out[i] = slices.Grow(a.out[i][:0], a.n*w)
 		}
 	}
 	a.entries(func(e []byte, _ uint64) {
@@ -477,7 +466,7 @@ func (a *Aggregator) Reset() {
 		a.out[i] = a.out[i][:0]
 	}
 	clear(a.table)
-	a.minTime, a.maxTime, a.bytes = 0, 0, 0
+	a.bytes = 0
 }
 
 // capacity is the memory held for entries, used or not.

@@ -158,29 +158,9 @@ func TestAggregateMany(t *testing.T) {
 	if gotBytes != bytes || gotFlows != uint64(len(rows)) {
 		t.Errorf("sum(Bytes) %d, sum(Flows) %d; want %d, %d", gotBytes, gotFlows, bytes, len(rows))
 	}
-	if lo, hi, ok := a.TimeRange(); !ok || lo != 0 || hi != 599 {
-		t.Errorf("TimeRange = %d, %d, %v", lo, hi, ok)
-	}
 	a.Reset()
 	if a.Groups() != 0 {
 		t.Errorf("%d groups after Reset", a.Groups())
-	}
-	if _, _, ok := a.TimeRange(); ok {
-		t.Error("TimeRange ok after Reset")
-	}
-}
-
-// TimeRange spans every row added, wherever the extremes are in a block
-// and across blocks.
-func TestTimeRange(t *testing.T) {
-	a := New(testCols, 60)
-	for _, rows := range [][]row{{{120, 1, "a", "x", 1, 1}, {60, 2, "a", "x", 1, 1}, {180, 1, "a", "x", 1, 1}, {90, 1, "a", "x", 1, 1}}, {{100, 1, "a", "x", 1, 1}, {30, 3, "b", "y", 1, 1}}} {
-		if err := a.Add(block(rows)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if lo, hi, ok := a.TimeRange(); !ok || lo != 30 || hi != 180 {
-		t.Errorf("TimeRange = %d, %d, %v; want 30, 180, true", lo, hi, ok)
 	}
 }
 
