@@ -196,7 +196,7 @@ func run(o options) error {
 	for done < o.rows {
 		// Sustained rate: pace the producer on the writer instead of letting
 		// the surplus overflow to the spool (which a collector would do).
-		for done%o.batch == 0 && queueBlocks() >= float64(o.queue-1) {
+		for done%o.batch == 0 && queueBlocks() >= float64(max(o.queue-1, 1)) {
 			// Each check gathers the registry: not too often, or the bench
 			// measures itself.
 			time.Sleep(5 * time.Millisecond)

@@ -78,11 +78,12 @@ type Aggregator struct {
 	bytes int // memory the groups take, see Bytes
 
 	// Scratch, reused across blocks.
-	src    []source
-	vals   [][]byte // batch rows × columns
-	key    []byte   // the keys of a batch of rows
-	keyEnd [batch]int
-	hash   [batch]uint64
+	src     []source
+	keyCols []int          // indexes of the key columns in cols
+	vals    [][]byte       // batch rows × columns
+	key     []byte         // the keys of a batch of rows
+	keyAt   [batch + 1]int // where each row's key starts in key, then the end
+	hash    [batch]uint64
 	// Bytes per row of each String key column in the last Block (its
 	// first guess for the next one).
 	strWidth []int
@@ -126,6 +127,11 @@ func New(cols []Column, bucket uint32) *Aggregator {
 		src: make([]source, len(cols)), vals: make([][]byte, batch*len(cols)), strWidth: make([]int, len(cols))}
 	for i := range a.strWidth {
 		a.strWidth[i] = 8
+	}
+	for i, c := range cols {
+		if c.Key {
+			a.keyCols = append(a.keyCols, i)
+		}
 	}
 	a.resize(1 << 10)
 	return a
@@ -209,22 +215,23 @@ func (a *Aggregator) Add(b *native.Block) error {
 	nc := len(a.cols)
 	for r0 := 0; r0 < n; r0 += batch {
 		m := min(batch, n-r0)
+		// The values column by column (each column's loop does one kind of
+		// read), then the keys row by row from them.
+		for i := range a.src {
+			a.src[i].values(a.vals[i:], nc, r0, m)
+		}
 		key := a.key[:0]
 		for j := range m {
-			r := r0 + j
-			t := le.Uint32(tcol[4*r:])
-			start := len(key)
+			t := le.Uint32(tcol[4*(r0+j):])
+			a.keyAt[j] = len(key)
 			key = le.AppendUint32(key, t-t%a.bucket)
 			vals := a.vals[j*nc : (j+1)*nc]
-			for i := range a.src {
-				vals[i] = a.src[i].value(r)
-				if a.cols[i].Key {
-					key = append(key, vals[i]...)
-				}
+			for _, i := range a.keyCols {
+				key = append(key, vals[i]...)
 			}
-			a.keyEnd[j] = len(key)
-			a.hash[j] = maphash.Bytes(a.seed, key[start:])
+			a.hash[j] = maphash.Bytes(a.seed, key[a.keyAt[j]:])
 		}
+		a.keyAt[m] = len(key)
 		a.key = key
 		var sink uint64
 		for _, h := range a.hash[:m] {
@@ -236,11 +243,9 @@ func (a *Aggregator) Add(b *native.Block) error {
 			}
 		}
 		a.sink += sink
-		start := 0
 		for j, h := range a.hash[:m] {
 			r := r0 + j
-			k := key[start:a.keyEnd[j]]
-			start = a.keyEnd[j]
+			k := key[a.keyAt[j]:a.keyAt[j+1]]
 			e, slot := a.find(h, k)
 			if e == nil {
 				e = a.insert(h, k, a.vals[j*nc:(j+1)*nc], slot)
@@ -261,7 +266,13 @@ const batch = 32
 func checkStrings(data []byte, n int) error {
 	off := 0
 	for r := 0; r < n; r++ {
-		l, k := binary.Uvarint(data[off:])
+		if off >= len(data) {
+			return fmt.Errorf("string %d truncated", r)
+		}
+		l, k := uint64(data[off]), 1 // most strings are shorter than 128 bytes
+		if l >= 0x80 {
+			l, k = binary.Uvarint(data[off:])
+		}
 		if k <= 0 || l > uint64(len(data)-off-k) {
 			return fmt.Errorf("string %d truncated", r)
 		}
@@ -273,23 +284,35 @@ func checkStrings(data []byte, n int) error {
 	return nil
 }
 
-// value returns the encoded value of row r (rows are read in order), for a
-// missing column the type's default.
-func (s *source) value(r int) []byte {
+// values sets out[j*stride] to the encoded value of row r0+j, for j < m
+// (rows are read in order); for a missing column the type's default.
+func (s *source) values(out [][]byte, stride, r0, m int) {
 	switch {
 	case s.zero:
-		if s.width == 0 {
-			return zeros[:1] // empty string
+		v := zeros[:max(s.width, 1)] // an empty string is its length, 0
+		for j := range m {
+			out[j*stride] = v
 		}
-		return zeros[:s.width]
 	case s.width > 0:
-		return s.data[r*s.width : (r+1)*s.width]
+		w := s.width
+		d := s.data[r0*w : (r0+m)*w]
+		for j := range m {
+			out[j*stride] = d[j*w : (j+1)*w : (j+1)*w]
+		}
+	default:
+		// Checked by checkStrings: the length and the bytes are there.
+		d, off := s.data, s.off
+		for j := range m {
+			l, k := uint64(d[off]), 1
+			if l >= 0x80 {
+				l, k = binary.Uvarint(d[off:])
+			}
+			end := off + k + int(l)
+			out[j*stride] = d[off:end:end]
+			off = end
+		}
+		s.off = off
 	}
-	// Checked by checkStrings: the length and the bytes are there.
-	l, k := binary.Uvarint(s.data[s.off:])
-	v := s.data[s.off : s.off+k+int(l)]
-	s.off += k + int(l)
-	return v
 }
 
 var zeros [16]byte // widest fixed-width value: IPv6

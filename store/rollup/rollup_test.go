@@ -80,6 +80,8 @@ func decode(t *testing.T, b *native.Block) []string {
 	return out
 }
 
+var long1, long2 = strings.Repeat("p", 200), strings.Repeat("p", 199) + "q"
+
 func TestAggregate(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -107,6 +109,12 @@ func TestAggregate(t *testing.T) {
 		bucket: 60,
 		blocks: [][]row{{{0, 1, "ab", "c", 1, 1}, {0, 1, "a", "bc", 1, 1}}},
 		want:   []string{"0 1 a bc 1 1 1", "0 1 ab c 1 1 1"},
+	}, {
+		// Lengths of 128 bytes and more take two bytes of varint.
+		name:   "long strings",
+		bucket: 60,
+		blocks: [][]row{{{0, 1, long1, "h", 1, 1}, {0, 1, long2, "h", 2, 1}, {1, 1, long1, "h", 4, 1}, {2, 1, "", "h", 8, 1}}},
+		want:   []string{"0 1  h 8 1 1", "0 1 " + long1 + " h 5 2 2", "0 1 " + long2 + " h 2 1 1"},
 	}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -190,6 +198,7 @@ func TestAddRejectsLayout(t *testing.T) {
 		{"key of another type", func(b *native.Block) { b.Columns[6].Type = "UInt64" }},
 		{"fixed-width column short", func(b *native.Block) { b.Columns[6].Data = b.Columns[6].Data[:5] }},
 		{"string truncated", func(b *native.Block) { b.Columns[4].Data = b.Columns[4].Data[:3] }},
+		{"strings missing", func(b *native.Block) { b.Columns[4].Data = b.Columns[4].Data[:0] }},
 		{"string length past the end", func(b *native.Block) { b.Columns[4].Data[0] = 200 }},
 		{"bytes after the strings", func(b *native.Block) { b.Columns[0].Data = append(b.Columns[0].Data, 0) }},
 		{"rows mismatch", func(b *native.Block) { b.Rows = 3 }},
