@@ -11,8 +11,9 @@
 // (fixed-width bytes, length-prefixed strings) after its time bucket, looked
 // up in an open-addressing table; a new group stores its key with its sums
 // and copies the row's attribute values into the output columns, an
-// existing one adds Bytes and Packets and counts the flow. Nothing is decoded, so it works for any column set and
-// for blocks read back from the spool.
+// existing one adds Bytes and Packets and counts the flow. Nothing is
+// decoded, so it works for any column set and for blocks read back from the
+// spool.
 //
 // Groups accumulate across blocks until the owner takes them (Block, then
 // Reset), so a window longer than one insert aggregates more.
@@ -303,7 +304,7 @@ func (s *source) values(out [][]byte, stride, r0, m int) {
 		// Checked by checkStrings: the length and the bytes are there.
 		d, off := s.data, s.off
 		for j := range m {
-			l, k := uint64(d[off]), 1
+			l, k := uint64(d[off]), 1 // as in checkStrings
 			if l >= 0x80 {
 				l, k = binary.Uvarint(d[off:])
 			}
@@ -478,7 +479,7 @@ func (a *Aggregator) Reset() {
 		a.chunks = nil
 		clear(a.out)
 		a.enc, a.block = [4][]byte{}, native.Block{}
-		a.used, a.n = 0, 0
+		a.used = 0
 		a.resize(1 << 10) // no groups left to place
 	}
 	for i := range a.chunks[:a.used] {
